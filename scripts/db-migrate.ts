@@ -1,0 +1,12 @@
+// npm run db:migrate — applies pending SQL migrations to DATABASE_URL.
+import { migrate } from "../src/server/db/migrate";
+import { env } from "../src/server/env";
+
+migrate(env().DATABASE_URL)
+  .then((r) => {
+    console.log(`[db] ${r.provider}: ${r.applied.length} applied, ${r.alreadyApplied.length} already applied`);
+  })
+  .catch((err) => {
+    console.error(`[db] ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

@@ -1,0 +1,147 @@
+// Every setting the server reads, validated once. A missing or malformed
+// setting stops the process with a message naming it and saying how to fix it.
+// .env.example documents each one; keep the two in step.
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
+  .transform((v) => ["true", "1", "yes", "on"].includes(v));
+const list = z
+  .string()
+  .transform((v) => v.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+    APP_VERSION: z.string().optional(),
+
+    // Data
+    DATABASE_URL: z
+      .string()
+      .regex(/^(file:|postgres(ql)?:\/\/)/, "must start with file: (SQLite) or postgresql://")
+      .default("file:./data/twarga.db"),
+    DATA_DIR: z.string().default("./data"),
+
+    // Sign-in
+    AUTH_SECRET: z.string().min(32, "must be at least 32 characters (generate one with: openssl rand -base64 33)").optional(),
+    AUTH_URL: z.url("must be the app's public URL, e.g. http://localhost:3000").optional(),
+    AUTH_GITHUB_ID: z.string().optional(),
+    AUTH_GITHUB_SECRET: z.string().optional(),
+    AUTH_GOOGLE_ID: z.string().optional(),
+    AUTH_GOOGLE_SECRET: z.string().optional(),
+    AUTH_OIDC_ISSUER: z.url("must be the issuer URL, e.g. https://keycloak.example.com/realms/team").optional(),
+    AUTH_OIDC_ID: z.string().optional(),
+    AUTH_OIDC_SECRET: z.string().optional(),
+    AUTH_OIDC_NAME: z.string().default("Single sign-on"),
+    AUTH_ALLOWED_DOMAINS: list.default([]),
+    AUTH_ALLOWED_EMAILS: list.default([]),
+    AUTH_ADMIN_EMAILS: list.default([]),
+    /** The built-in identity provider: on by default outside production when no provider is set. */
+    LOCAL_IDP: z.enum(["auto", "on", "off"]).default("auto"),
+    LOCAL_IDP_PORT: int(1, 65535).default(3001),
+    LOCAL_IDP_HOST: z.string().default("127.0.0.1"),
+
+    // Background services (sampler, job runner, retention, log follower): off for a web-only replica.
+    BACKGROUND_SERVICES: bool.default(true),
+
+    // VMs (Vagrant + libvirt)
+    VAGRANT_BIN: z.string().default("vagrant"),
+    VIRSH_BIN: z.string().default("virsh"),
+    LIBVIRT_URI: z.string().default("qemu:///system"),
+    VAGRANT_HOME: z.string().optional(), // defaults to <DATA_DIR>/vagrant.d
+    VM_ROOT: z.string().optional(), // defaults to <DATA_DIR>/vms
+    VM_DRIVER: z.enum(["auto", "kvm", "qemu"]).default("auto"),
+    VM_MAX_PARALLEL_JOBS: int(1, 32).default(2),
+    VM_TIMEOUT_UP_S: int(10, 86400).default(900),
+    VM_TIMEOUT_HALT_S: int(5, 86400).default(180),
+    VM_TIMEOUT_DESTROY_S: int(5, 86400).default(300),
+    VM_CPUS_MIN: int(1, 256).default(1),
+    VM_CPUS_MAX: int(1, 256).default(8),
+    VM_RAM_MB_MIN: int(128, 1048576).default(512),
+    VM_RAM_MB_MAX: int(128, 1048576).default(16384),
+    VM_DISK_GB_MIN: int(1, 65536).default(10),
+    VM_DISK_GB_MAX: int(1, 65536).default(500),
+    QUOTA_MAX_VMS: int(0, 10000).default(5),
+    QUOTA_MAX_CPUS: int(0, 10000).default(8),
+    QUOTA_MAX_RAM_MB: int(0, 10485760).default(16384),
+    QUOTA_MAX_DISK_GB: int(0, 1048576).default(200),
+    QUOTA_MAX_RUNNING: int(0, 10000).default(3),
+    PRICE_CPU_HOUR: num(0, 1e6).default(1),
+    PRICE_RAM_GB_HOUR: num(0, 1e6).default(0.5),
+    PRICE_DISK_GB_HOUR: num(0, 1e6).default(0.01),
+    CREDITS_INITIAL: num(0, 1e9).default(100),
+    CREDITS_LOW_WARNING: num(0, 1e9).default(10),
+
+    // Monitoring
+    SAMPLER_ENABLED: bool.default(true),
+    SAMPLER_INTERVAL_MS: int(250, 3_600_000).default(5000),
+    METRICS_WATCHED_PATHS: z.string().optional(), // comma list; defaults to "/" and VM_ROOT
+    METRICS_RAW_RETENTION_H: num(1, 24 * 365).default(24),
+    METRICS_MINUTE_RETENTION_D: num(1, 3650).default(30),
+    METRICS_HOUR_RETENTION_D: num(1, 36500).default(365),
+    RETENTION_INTERVAL_MIN: num(1, 10080).default(15),
+
+    // Security events
+    EVENTS_RETENTION_D: num(1, 36500).default(90),
+    SSHD_LOG_PATH: z.string().default("/var/log/auth.log"),
+    SSHD_LOG_FOLLOW: bool.default(true),
+    BRUTE_FORCE_THRESHOLD: int(1, 10000).default(5),
+    BRUTE_FORCE_WINDOW_MIN: num(1, 10080).default(10),
+    MASS_DESTROY_THRESHOLD: int(1, 10000).default(5),
+    MASS_DESTROY_WINDOW_MIN: num(1, 10080).default(10),
+  })
+  .superRefine((env, ctx) => {
+    const pairs = [
+      ["AUTH_GITHUB_ID", "AUTH_GITHUB_SECRET"],
+      ["AUTH_GOOGLE_ID", "AUTH_GOOGLE_SECRET"],
+      ["AUTH_OIDC_ID", "AUTH_OIDC_SECRET"],
+    ] as const;
+    for (const [a, b] of pairs) {
+      if (Boolean(env[a]) !== Boolean(env[b]))
+        ctx.addIssue({ code: "custom", path: [env[a] ? b : a], message: `set both ${a} and ${b}, or neither` });
+    }
+    if (Boolean(env.AUTH_OIDC_ID) !== Boolean(env.AUTH_OIDC_ISSUER))
+      ctx.addIssue({ code: "custom", path: ["AUTH_OIDC_ISSUER"], message: "a generic OIDC provider needs AUTH_OIDC_ISSUER, AUTH_OIDC_ID and AUTH_OIDC_SECRET" });
+    const external = Boolean(env.AUTH_GITHUB_ID || env.AUTH_GOOGLE_ID || env.AUTH_OIDC_ID);
+    if (external && env.AUTH_ALLOWED_DOMAINS.length === 0 && env.AUTH_ALLOWED_EMAILS.length === 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUTH_ALLOWED_DOMAINS"],
+        message:
+          "an external sign-in provider is configured but nobody is restricted: set AUTH_ALLOWED_DOMAINS (e.g. example.com) or AUTH_ALLOWED_EMAILS, otherwise anyone with such an account could sign in",
+      });
+    if (env.NODE_ENV === "production" && !env.AUTH_SECRET)
+      ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "is required in production (generate one with: openssl rand -base64 33)" });
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {}
+
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  // Empty strings count as unset, as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.join(".") || "(settings)"}: ${i.message}`);
+    throw new EnvError(`Invalid settings (see .env.example):\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
+
+let cached: Env | undefined;
+/** The validated settings of this process. */
+export function env(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}
+
+/** Whether the built-in identity provider is served and offered. */
+export function localIdpEnabled(e: Env = env()): boolean {
+  if (e.LOCAL_IDP === "on") return true;
+  if (e.LOCAL_IDP === "off") return false;
+  const external = Boolean(e.AUTH_GITHUB_ID || e.AUTH_GOOGLE_ID || e.AUTH_OIDC_ID);
+  return !external && e.NODE_ENV !== "production";
+}
