@@ -112,7 +112,9 @@ export const envSchema = z
         message:
           "an external sign-in provider is configured but nobody is restricted: set AUTH_ALLOWED_DOMAINS (e.g. example.com) or AUTH_ALLOWED_EMAILS, otherwise anyone with such an account could sign in",
       });
-    if (env.NODE_ENV === "production" && !env.AUTH_SECRET)
+    // `next build` imports server modules with NODE_ENV=production but serves
+    // nothing; the secret is checked when the server starts.
+    if (env.NODE_ENV === "production" && !env.AUTH_SECRET && process.env.NEXT_PHASE !== "phase-production-build")
       ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "is required in production (generate one with: openssl rand -base64 33)" });
   });
 

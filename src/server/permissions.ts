@@ -30,3 +30,6 @@ export function canViewEvent(actor: Actor | null | undefined, event: { actorId: 
 
 export const canManageUsers = isAdmin;
 export const canViewHostMetrics = (actor: Actor | null | undefined) => !!actor;
+
+/** Whether VM lists show every user's VMs (admins) or only the actor's own. */
+export const canListAllVms = (actor: Actor | null | undefined): boolean => isAdmin(actor);

@@ -6,4 +6,4 @@ import path from "node:path";
 const dir = mkdtempSync(path.join(tmpdir(), "twarga-test-"));
 process.env.DATA_DIR ??= dir;
 process.env.DATABASE_URL ??= `file:${path.join(dir, "app.db")}`;
-process.env.NODE_ENV = "test";
+(process.env as Record<string, string>).NODE_ENV = "test";

@@ -2,10 +2,12 @@
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 import { meRouter } from "./routers/me";
 import { adminRouter } from "./routers/admin";
+import { metricsRouter } from "./routers/metrics";
 
 export const appRouter = createTRPCRouter({
   me: meRouter,
   admin: adminRouter,
+  metrics: metricsRouter,
 });
 
 export type AppRouter = typeof appRouter;

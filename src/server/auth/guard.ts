@@ -1,5 +1,6 @@
 // Page-level guards for server components. Procedures use the tRPC
 // middlewares; pages use these. Both read the same getActor().
+import { headers } from "next/headers";
 import { forbidden, redirect } from "next/navigation";
 import { getActor } from "./actor";
 import { isAdmin, type Actor } from "../permissions";
@@ -7,7 +8,11 @@ import { isAdmin, type Actor } from "../permissions";
 /** The signed-in user, or a redirect to the sign-in page. */
 export async function requireActor(callbackPath?: string): Promise<Actor> {
   const actor = await getActor();
-  if (!actor) redirect(callbackPath ? `/signin?callbackUrl=${encodeURIComponent(callbackPath)}` : "/signin");
+  if (!actor) {
+    // src/proxy.ts passes the requested path along; layouts cannot see it otherwise.
+    const path = callbackPath ?? (await headers()).get("x-twarga-path") ?? "/";
+    redirect(path === "/" ? "/signin" : `/signin?callbackUrl=${encodeURIComponent(path)}`);
+  }
   return actor;
 }
 

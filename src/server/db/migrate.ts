@@ -87,27 +87,47 @@ function migrateSqlite(url: string, migrations: MigrationFile[], log: (msg: stri
     // connection (the app's adapter included) uses it.
     conn.pragma("journal_mode = WAL");
     conn.exec(SQLITE_TABLE);
-    const done = new Map(
-      (conn.prepare(`SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`).all() as { migration_name: string; checksum: string }[]).map((r) => [r.migration_name, r.checksum]),
+    // Prisma's SQLite migrations rebuild a table between `PRAGMA foreign_keys=OFF`
+    // and `=ON`, which SQLite ignores inside a transaction: with enforcement on
+    // (better-sqlite3's default), dropping the old parent table would
+    // cascade-delete its children's rows. So this connection runs with
+    // enforcement off, and each migration must pass `foreign_key_check` before
+    // it commits, as Prisma's own rebuild scripts check.
+    conn.pragma("foreign_keys = OFF");
+    const recordedChecksum = conn.prepare(
+      `SELECT checksum FROM "_prisma_migrations" WHERE migration_name = ? AND finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const record = conn.prepare(
+      `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)`,
     );
     const result: MigrateResult = { provider: "sqlite", applied: [], alreadyApplied: [] };
     for (const m of migrations) {
-      const recorded = done.get(m.name);
+      // Returns the recorded checksum when the migration was already applied.
+      // Read under the write lock (BEGIN IMMEDIATE): another process may have
+      // applied it a moment ago.
+      const apply = conn.transaction((): string | undefined => {
+        const row = recordedChecksum.get(m.name) as { checksum: string } | undefined;
+        if (row) return row.checksum;
+        const startedAt = Date.now();
+        conn.exec(m.sql);
+        const broken = conn.pragma("foreign_key_check") as { table: string; rowid: number; parent: string }[];
+        if (broken.length > 0) {
+          const sample = broken.slice(0, 5).map((b) => `"${b.table}" row ${b.rowid} -> "${b.parent}"`).join(", ");
+          throw new Error(`foreign key check failed for ${broken.length} row(s): ${sample}`);
+        }
+        record.run(randomUUID(), m.checksum, Date.now(), m.name, startedAt);
+        return undefined;
+      });
+      let recorded: string | undefined;
+      try {
+        recorded = apply.immediate();
+      } catch (err) {
+        throw new MigrationError(m.name, m.file, err);
+      }
       if (recorded !== undefined) {
         warnChanged(m, recorded, log);
         result.alreadyApplied.push(m.name);
         continue;
-      }
-      const apply = conn.transaction(() => {
-        conn.exec(m.sql);
-        conn
-          .prepare(`INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)`)
-          .run(randomUUID(), m.checksum, Date.now(), m.name, Date.now());
-      });
-      try {
-        apply.immediate();
-      } catch (err) {
-        throw new MigrationError(m.name, m.file, err);
       }
       result.applied.push(m.name);
       log(`applied ${m.name}`);

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Builds a small Debian 12 box for vagrant-libvirt from Debian's packages and
+# adds it to the app's Vagrant (VAGRANT_HOME) as local/debian12.
+#
+#   scripts/build-box.sh            add the box; build it only when no cached .box exists
+#   scripts/build-box.sh --rebuild  build again even when a cached .box exists
+#
+# Cached twice: when Vagrant already has the box this takes about a second; the
+# built .box file is kept in BOX_CACHE_DIR (default /var/cache/twarga, which
+# survives between runs on the same machine) so a fresh VAGRANT_HOME only needs
+# `vagrant box add` (a few seconds).
+#
+# The box holds only what Vagrant needs: systemd, sshd, a `vagrant` user with
+# Vagrant's insecure public key and passwordless sudo, eth0 on DHCP. The disk is
+# built without loop devices or mounts: an MBR image with a FAT partition booted
+# by syslinux and an ext4 root made by `mkfs.ext4 -d`.
+#
+# Settings: DATA_DIR (default ./data), VAGRANT_HOME (default <DATA_DIR>/vagrant.d),
+# BOX_NAME (default local/debian12), BOX_CACHE_DIR (default /var/cache/twarga),
+# DEBIAN_MIRROR (default: the Debian archive in this machine's apt sources),
+# VAGRANT_BIN (default vagrant).
+set -euo pipefail
+
+BOX_NAME="${BOX_NAME:-local/debian12}"
+SUITE=bookworm
+DATA_DIR="$(realpath -m "${DATA_DIR:-./data}")"
+export VAGRANT_HOME="$(realpath -m "${VAGRANT_HOME:-$DATA_DIR/vagrant.d}")"
+CACHE_DIR="$(realpath -m "${BOX_CACHE_DIR:-/var/cache/twarga}")"
+VAGRANT_BIN="${VAGRANT_BIN:-vagrant}"
+BOX_FILE="$CACHE_DIR/${BOX_NAME//\//-}.box"
+REBUILD=0
+[ "${1:-}" = "--rebuild" ] && REBUILD=1
+
+log() { printf '[build-box] %s\n' "$*"; }
+die() { printf '[build-box] ERROR: %s\n' "$*" >&2; exit 1; }
+started=$SECONDS
+
+box_present() {
+  "$VAGRANT_BIN" box list --machine-readable 2>/dev/null |
+    awk -F, -v name="$BOX_NAME" '$3=="box-name"{n=$4} $3=="box-provider"&&n==name&&$4=="libvirt"{found=1} END{exit !found}'
+}
+
+add_box() {
+  log "adding $BOX_FILE to Vagrant as $BOX_NAME (VAGRANT_HOME=$VAGRANT_HOME)"
+  mkdir -p "$VAGRANT_HOME"
+  "$VAGRANT_BIN" box add --force --name "$BOX_NAME" "$BOX_FILE" >/dev/null
+  log "done in $((SECONDS - started)) s"
+}
+
+if [ "$REBUILD" = 0 ] && box_present; then
+  log "$BOX_NAME already present in $VAGRANT_HOME ($((SECONDS - started)) s)"
+  exit 0
+fi
+if [ "$REBUILD" = 0 ] && [ -s "$BOX_FILE" ]; then
+  log "using the cached box file $BOX_FILE"
+  add_box
+  exit 0
+fi
+
+# --- Build -------------------------------------------------------------------
+[ "$(id -u)" -eq 0 ] || die "building the box needs root (debootstrap); run: sudo bash scripts/build-box.sh"
+for tool in debootstrap mkfs.ext4 mkfs.fat syslinux mcopy sfdisk qemu-img; do
+  command -v "$tool" >/dev/null || die "$tool is missing; run first: sudo bash scripts/host-setup.sh"
+done
+VAGRANT_PUB="$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub /opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | head -n1 || true)"
+[ -n "$VAGRANT_PUB" ] || die "Vagrant's insecure public key (keys/vagrant.pub) not found; is vagrant installed?"
+MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
+[ -f "$MBR_BIN" ] || die "$MBR_BIN is missing (package syslinux-common)"
+
+# The Debian archive this machine's apt already uses: a `deb` line of
+# sources.list or the URIs field of a deb822 stanza whose suites include $SUITE.
+apt_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI SUITE COMPONENTS...
+    sed -e 's/\[[^]]*\]//' "$f" | awk -v suite="$SUITE" '$1=="deb" && $3==suite { print $2; exit }'
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v suite="$SUITE" 'BEGIN{RS=""; FS="\n"} {
+      uri=""; ok=0; deb=0
+      for (i=1;i<=NF;i++) {
+        if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); uri=a[2] }
+        if ($i ~ /^Types:/ && $i ~ /(^|[ \t])deb([ \t]|$)/) deb=1
+        if ($i ~ /^Suites:/) { n=split($i, s, /[ \t]+/); for (j=2;j<=n;j++) if (s[j]==suite) ok=1 }
+        if ($i ~ /^Enabled:[ \t]*no/) ok=0
+      }
+      if (deb && ok && uri!="") { print uri; exit } }' "$f"
+  done
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
+[ -n "$MIRROR" ] || die "no Debian $SUITE archive found in /etc/apt/sources.list*; set DEBIAN_MIRROR=http://deb.debian.org/debian"
+log "building $BOX_NAME from $MIRROR ($SUITE)"
+
+mkdir -p "$CACHE_DIR/debs"
+WORK="$(mktemp -d "$CACHE_DIR/build.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+ROOTFS="$WORK/rootfs"
+
+debootstrap --variant=minbase --cache-dir="$CACHE_DIR/debs" \
+  --include=systemd-sysv,udev,openssh-server,sudo,ifupdown,isc-dhcp-client,linux-image-amd64,iproute2,procps,kmod,initramfs-tools,fdisk,e2fsprogs \
+  "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
+  { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
+log "debootstrap done ($((SECONDS - started)) s)"
+
+# --- Inside the guest --------------------------------------------------------
+echo debian12 >"$ROOTFS/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tdebian12\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOTFS/etc/hosts"
+printf '/dev/vda2\t/\text4\terrors=remount-ro\t0\t1\n' >"$ROOTFS/etc/fstab"
+printf 'auto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n' >"$ROOTFS/etc/network/interfaces"
+# Each VM gets its own machine-id (DHCP client id, journald) on first boot.
+: >"$ROOTFS/etc/machine-id"
+rm -f "$ROOTFS/var/lib/dbus/machine-id"
+
+chroot "$ROOTFS" useradd --create-home --shell /bin/bash --user-group vagrant
+echo 'vagrant:vagrant' | chroot "$ROOTFS" chpasswd
+install -d -m 700 -o 1000 -g 1000 "$ROOTFS/home/vagrant/.ssh"
+install -m 600 -o 1000 -g 1000 "$VAGRANT_PUB" "$ROOTFS/home/vagrant/.ssh/authorized_keys"
+chroot "$ROOTFS" chown -R vagrant:vagrant /home/vagrant
+printf 'vagrant ALL=(ALL) NOPASSWD: ALL\nDefaults:vagrant !requiretty\n' >"$ROOTFS/etc/sudoers.d/vagrant"
+chmod 440 "$ROOTFS/etc/sudoers.d/vagrant"
+
+# sshd: no reverse DNS (slow boots without DNS); host keys made per VM on first
+# boot, so VMs from this box never share them.
+printf 'UseDNS no\n' >"$ROOTFS/etc/ssh/sshd_config.d/vagrant.conf"
+rm -f "$ROOTFS"/etc/ssh/ssh_host_*
+cat >"$ROOTFS/etc/systemd/system/ssh-host-keys.service" <<'EOF'
+[Unit]
+Description=Generate missing SSH host keys
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+EOF
+mkdir -p "$ROOTFS/etc/systemd/system/multi-user.target.wants"
+ln -sf /etc/systemd/system/ssh-host-keys.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/ssh-host-keys.service"
+
+# Grow the root partition and filesystem to the disk the VM was given (the box
+# disk is 2 GiB; a VM asks for more).
+cat >"$ROOTFS/usr/local/sbin/grow-root" <<'EOF'
+#!/bin/sh
+set -e
+echo ", +" | sfdisk --no-reread --no-tell-kernel -N 2 /dev/vda >/dev/null 2>&1 || exit 0
+partx -u /dev/vda 2>/dev/null || true
+resize2fs /dev/vda2 >/dev/null 2>&1 || true
+EOF
+chmod 755 "$ROOTFS/usr/local/sbin/grow-root"
+cat >"$ROOTFS/etc/systemd/system/grow-root.service" <<'EOF'
+[Unit]
+Description=Grow the root filesystem to the disk size
+After=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/grow-root
+
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -sf /etc/systemd/system/grow-root.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/grow-root.service"
+
+# A small initramfs with only the virtio drivers and ext4.
+sed -i 's/^MODULES=.*/MODULES=list/' "$ROOTFS/etc/initramfs-tools/initramfs.conf"
+printf 'virtio_pci\nvirtio_blk\nvirtio_net\next4\n' >>"$ROOTFS/etc/initramfs-tools/modules"
+
+# Drop what a headless virtio guest never loads, and the docs.
+KVER="$(basename "$(ls -d "$ROOTFS"/lib/modules/* | head -n1)")"
+KMOD="$ROOTFS/lib/modules/$KVER/kernel"
+rm -rf "$KMOD"/sound "$KMOD"/drivers/{gpu,media,infiniband,staging,bluetooth,isdn,iio,hwmon,mmc,mtd,nfc,usb,thunderbolt,platform,input/touchscreen} \
+  "$KMOD"/drivers/net/{wireless,ethernet,can,usb,wwan} "$KMOD"/net/{wireless,mac80211,bluetooth} \
+  "$KMOD"/fs/{btrfs,xfs,ocfs2,gfs2,nfs,nfsd,ceph,smb,cifs,f2fs,jfs,ubifs,nilfs2,reiserfs,udf,ntfs3,bcachefs}
+chroot "$ROOTFS" depmod "$KVER"
+chroot "$ROOTFS" update-initramfs -u -k "$KVER" >/dev/null 2>&1 || die "update-initramfs failed"
+rm -rf "$ROOTFS"/usr/share/{doc,man,info,locale,lintian,linda}/* "$ROOTFS"/var/cache/apt/*.bin \
+  "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/log/*.log
+log "guest configured ($((SECONDS - started)) s)"
+
+# --- Disk: MBR, FAT boot partition with syslinux, ext4 root ------------------
+DISK_MIB=2048
+BOOT_START_MIB=1
+BOOT_MIB=64
+ROOT_START_MIB=$((BOOT_START_MIB + BOOT_MIB))
+ROOT_MIB=$((DISK_MIB - ROOT_START_MIB))
+
+cat >"$WORK/syslinux.cfg" <<'EOF'
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND root=/dev/vda2 ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 quiet
+EOF
+mkfs.fat -C -n BOOT "$WORK/boot.fat" $((BOOT_MIB * 1024)) >/dev/null
+syslinux --install "$WORK/boot.fat"
+mcopy -i "$WORK/boot.fat" "$ROOTFS/boot/vmlinuz-$KVER" ::vmlinuz
+mcopy -i "$WORK/boot.fat" "$ROOTFS/boot/initrd.img-$KVER" ::initrd.img
+mcopy -i "$WORK/boot.fat" "$WORK/syslinux.cfg" ::syslinux.cfg
+
+truncate -s "${ROOT_MIB}M" "$WORK/root.ext4"
+mkfs.ext4 -q -L root -d "$ROOTFS" "$WORK/root.ext4"
+
+truncate -s "${DISK_MIB}M" "$WORK/disk.raw"
+sfdisk -q "$WORK/disk.raw" <<EOF
+label: dos
+start=${BOOT_START_MIB}MiB, size=${BOOT_MIB}MiB, type=c, bootable
+start=${ROOT_START_MIB}MiB, type=83
+EOF
+dd if="$WORK/boot.fat" of="$WORK/disk.raw" bs=1M seek=$BOOT_START_MIB conv=notrunc,sparse status=none
+dd if="$WORK/root.ext4" of="$WORK/disk.raw" bs=1M seek=$ROOT_START_MIB conv=notrunc,sparse status=none
+dd if="$MBR_BIN" of="$WORK/disk.raw" bs=440 count=1 conv=notrunc status=none
+
+mkdir "$WORK/box"
+qemu-img convert -c -O qcow2 "$WORK/disk.raw" "$WORK/box/box.img"
+printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' $((DISK_MIB / 1024)) >"$WORK/box/metadata.json"
+cat >"$WORK/box/Vagrantfile" <<'EOF'
+# Defaults of the local Debian box; a project's Vagrantfile overrides them.
+Vagrant.configure("2") do |config|
+  config.ssh.insert_key = false
+  config.vm.synced_folder ".", "/vagrant", disabled: true
+  config.vm.provider :libvirt do |lv|
+    lv.driver = "qemu"
+  end
+end
+EOF
+tar -C "$WORK/box" -cf "$WORK/out.box" metadata.json Vagrantfile box.img
+mv -f "$WORK/out.box" "$BOX_FILE"
+log "built $BOX_FILE ($(du -m "$BOX_FILE" | cut -f1) MiB, $((SECONDS - started)) s)"
+add_box

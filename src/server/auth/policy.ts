@@ -1,0 +1,55 @@
+// Who may sign in and with which role. Pure decisions plus the one database
+// step that makes the first user an admin; the Auth.js wiring in index.ts
+// calls these and records the events.
+import type { Db } from "../db/client";
+import type { Env } from "../env";
+
+export type RefusalReason = "no-email" | "not-allowed" | "disabled";
+
+export type SignInDecision = { allowed: true } | { allowed: false; reason: RefusalReason; message: string };
+
+export const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
+  "no-email": "Your identity provider did not share an email address, so we cannot tell who you are.",
+  "not-allowed": "This email address is not allowed to sign in to this Twarga Cloud. Ask an admin to add your email or domain.",
+  disabled: "Your account has been disabled by an admin.",
+};
+
+export function isEmailAllowed(email: string, e: Pick<Env, "AUTH_ALLOWED_DOMAINS" | "AUTH_ALLOWED_EMAILS" | "AUTH_ADMIN_EMAILS">): boolean {
+  const normalized = email.trim().toLowerCase();
+  if (e.AUTH_ALLOWED_DOMAINS.length === 0 && e.AUTH_ALLOWED_EMAILS.length === 0) return true;
+  if (e.AUTH_ALLOWED_EMAILS.includes(normalized) || e.AUTH_ADMIN_EMAILS.includes(normalized)) return true;
+  const domain = normalized.split("@").pop() ?? "";
+  return e.AUTH_ALLOWED_DOMAINS.includes(domain);
+}
+
+export function decideSignIn(email: string | null | undefined, existing: { disabled: boolean } | null, e: Pick<Env, "AUTH_ALLOWED_DOMAINS" | "AUTH_ALLOWED_EMAILS" | "AUTH_ADMIN_EMAILS">): SignInDecision {
+  if (!email) return { allowed: false, reason: "no-email", message: REFUSAL_MESSAGES["no-email"] };
+  if (!isEmailAllowed(email, e)) return { allowed: false, reason: "not-allowed", message: REFUSAL_MESSAGES["not-allowed"] };
+  if (existing?.disabled) return { allowed: false, reason: "disabled", message: REFUSAL_MESSAGES.disabled };
+  return { allowed: true };
+}
+
+/**
+ * Creates a user with the role the policy gives: ADMIN for listed admin emails;
+ * with no admin listed, ADMIN for the first user when no admin exists yet;
+ * USER otherwise. Runs in one transaction so two first sign-ins cannot both
+ * become admin by the first-user rule.
+ */
+export async function createUserWithRole(
+  client: Db,
+  data: { email: string; name?: string | null; image?: string | null; emailVerified?: Date | null },
+  adminEmails: string[],
+) {
+  const email = data.email.toLowerCase();
+  return client.$transaction(async (tx) => {
+    let role: "USER" | "ADMIN" = "USER";
+    let firstAdmin = false;
+    if (adminEmails.includes(email)) role = "ADMIN";
+    else if (adminEmails.length === 0 && (await tx.user.count({ where: { role: "ADMIN" } })) === 0) {
+      role = "ADMIN";
+      firstAdmin = true;
+    }
+    const user = await tx.user.create({ data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role } });
+    return { user, firstAdmin };
+  });
+}

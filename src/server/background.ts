@@ -1,0 +1,34 @@
+// The one list of long-running services a server process runs (sampler, VM job
+// runner and metering, retention, sshd log follower). Each returns a handle
+// whose stop() finishes work in flight; SIGTERM stops them all.
+export interface BackgroundService {
+  name: string;
+  stop(): Promise<void>;
+}
+
+const services: BackgroundService[] = [];
+
+type Starter = { name: string; start: () => Promise<{ stop(): Promise<void> }> | { stop(): Promise<void> } };
+
+/** Registered starters, in start order. Areas add theirs here. */
+const starters: Starter[] = [];
+
+export async function startBackgroundServices(): Promise<void> {
+  for (const s of starters) {
+    try {
+      const handle = await s.start();
+      services.push({ name: s.name, stop: () => handle.stop() });
+      console.log(`[twarga] started ${s.name}`);
+    } catch (err) {
+      // One failing service must not keep the others or the web app down.
+      console.error(`[twarga] could not start ${s.name}:`, err);
+    }
+  }
+  const stopAll = async (signal: string) => {
+    console.log(`[twarga] ${signal}: stopping background services`);
+    await Promise.allSettled(services.splice(0).reverse().map((s) => s.stop()));
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stopAll("SIGTERM"));
+  process.once("SIGINT", () => void stopAll("SIGINT"));
+}

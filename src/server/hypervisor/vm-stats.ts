@@ -1,0 +1,167 @@
+// Per-VM metrics from the hypervisor: one `virsh domstats --raw` call per tick
+// covers every domain; each VM is matched to its domain by the UUID Vagrant
+// recorded in its folder (falling back to vagrant-libvirt's name
+// `<folder name>_default`), and rates come from consecutive readings.
+//
+// A VM without a reading (no domain, domain not running, libvirt unreachable)
+// is "unavailable" with the reason, never a row of zeros.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { env, type Env } from "../env";
+import { CounterRates, pct } from "../metrics/rates";
+import { DOMAIN_RUNNING, parseDomstats, type DomainStats } from "./domstats";
+import { commandFailure, runVirsh, type RunVirsh } from "./virsh";
+
+export interface VmRef {
+  id: string;
+  /** The VM's Vagrant project folder. */
+  folder: string;
+  /** The libvirt domain name; defaults to `<folder name>_default`. */
+  domainName?: string;
+}
+
+/** Named as the metrics catalog names them (src/server/metrics/catalog.ts). */
+export interface VmStats {
+  /** Share of the VM's vCPUs in use, 0–100; null on the first reading or after a counter reset. */
+  cpuPct: number | null;
+  memUsedBytes: number | null;
+  memAvailableBytes: number | null;
+  memPct: number | null;
+  /** Resident memory of the VM's QEMU process on the host. */
+  rssBytes: number | null;
+  diskReadBps: number | null;
+  diskWriteBps: number | null;
+  netRxBps: number | null;
+  netTxBps: number | null;
+}
+
+export type VmStatsResult =
+  | { vmId: string; status: "ok"; domain: string; atMs: number; vcpus: number | null; stats: VmStats }
+  | { vmId: string; status: "unavailable"; reason: string };
+
+/** Where vagrant-libvirt records the UUID of the domain it created. */
+export function domainIdFile(folder: string): string {
+  return path.join(folder, ".vagrant", "machines", "default", "libvirt", "id");
+}
+
+export function defaultDomainName(folder: string): string {
+  return `${path.basename(folder)}_default`;
+}
+
+const STATE_NAMES: Record<number, string> = { 0: "in no state", 2: "blocked", 3: "paused", 4: "shutting down", 5: "shut off", 6: "crashed", 7: "suspended" };
+const UUID_RETRY_MS = 60_000;
+
+export class VmStatsReader {
+  private readonly rates = new CounterRates();
+  private readonly uuidNames = new Map<string, string>();
+  private readonly unknownUuids = new Map<string, number>();
+
+  constructor(
+    private readonly virsh: RunVirsh,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async read(vms: readonly VmRef[]): Promise<VmStatsResult[]> {
+    if (vms.length === 0) return [];
+    const atMs = this.now();
+    let domains: Map<string, DomainStats>;
+    try {
+      const out = await this.virsh(["domstats", "--raw"]);
+      domains = new Map(parseDomstats(out).map((d) => [d.name, d]));
+    } catch (error) {
+      // Counters keep running inside QEMU while libvirtd is away, so baselines stay.
+      const reason = `libvirt unreachable: ${commandFailure(error)}`;
+      return vms.map((vm) => ({ vmId: vm.id, status: "unavailable", reason }));
+    }
+
+    const results: VmStatsResult[] = [];
+    const seen: string[] = [];
+    for (const vm of vms) {
+      const name = await this.domainNameOf(vm);
+      const domain = domains.get(name);
+      if (!domain) {
+        results.push({ vmId: vm.id, status: "unavailable", reason: `no libvirt domain ${name}` });
+        continue;
+      }
+      if (domain.state !== DOMAIN_RUNNING) {
+        // Not keeping its baselines: a restarted QEMU starts its counters at zero.
+        const state = domain.state === null ? "in an unknown state" : (STATE_NAMES[domain.state] ?? `in state ${domain.state}`);
+        results.push({ vmId: vm.id, status: "unavailable", reason: `domain ${name} is ${state}` });
+        continue;
+      }
+      if (domain.cpuTimeNs === null && domain.rssKiB === null) {
+        results.push({ vmId: vm.id, status: "unavailable", reason: `domain ${name} reports no statistics` });
+        continue;
+      }
+      const key = (metric: string) => `${vm.id}\0${name}\0${metric}`;
+      const rate = (metric: string, value: number | null) => {
+        seen.push(key(metric));
+        return value === null ? null : this.rates.rate(key(metric), value, atMs);
+      };
+      // cpu.time is ns of CPU per wall second; QEMU's own threads can push it a
+      // little past the vCPUs' capacity under emulation, hence the cap.
+      const cpuNsPerS = rate("cpu", domain.cpuTimeNs);
+      const cpuPct =
+        cpuNsPerS === null || !domain.vcpus ? null : Math.min(100, Math.round((cpuNsPerS / 1e9 / domain.vcpus) * 10000) / 100);
+      const totalKiB = domain.balloonAvailableKiB;
+      const usableKiB = domain.balloonUsableKiB;
+      const usedKiB = totalKiB !== null && usableKiB !== null ? Math.max(0, totalKiB - usableKiB) : null;
+      results.push({
+        vmId: vm.id,
+        status: "ok",
+        domain: name,
+        atMs,
+        vcpus: domain.vcpus,
+        stats: {
+          cpuPct,
+          memUsedBytes: usedKiB === null ? null : usedKiB * 1024,
+          memAvailableBytes: usableKiB === null ? null : usableKiB * 1024,
+          memPct: usedKiB === null || totalKiB === null ? null : pct(usedKiB, totalKiB),
+          rssBytes: domain.rssKiB === null ? null : domain.rssKiB * 1024,
+          diskReadBps: rate("disk.rd", domain.blockReadBytes),
+          diskWriteBps: rate("disk.wr", domain.blockWriteBytes),
+          netRxBps: rate("net.rx", domain.netRxBytes),
+          netTxBps: rate("net.tx", domain.netTxBytes),
+        },
+      });
+    }
+    this.rates.retainOnly(seen);
+    return results;
+  }
+
+  /**
+   * The domain of a VM: by the UUID in its folder when libvirt knows it (the
+   * lookup happens once per UUID), else by vagrant-libvirt's naming rule.
+   */
+  private async domainNameOf(vm: VmRef): Promise<string> {
+    const fallback = vm.domainName ?? defaultDomainName(vm.folder);
+    const uuid = await readFile(domainIdFile(vm.folder), "utf8").then(
+      (s) => s.trim(),
+      () => "",
+    );
+    if (!uuid) return fallback;
+    const known = this.uuidNames.get(uuid);
+    if (known) return known;
+    const failedAt = this.unknownUuids.get(uuid);
+    if (failedAt !== undefined && this.now() - failedAt < UUID_RETRY_MS) return fallback;
+    try {
+      const name = (await this.virsh(["domname", uuid])).trim();
+      if (name) {
+        this.uuidNames.set(uuid, name);
+        this.unknownUuids.delete(uuid);
+        return name;
+      }
+    } catch {
+      // The domain is gone (destroyed outside Vagrant) or libvirt is away.
+    }
+    this.unknownUuids.set(uuid, this.now());
+    return fallback;
+  }
+}
+
+let shared: VmStatsReader | undefined;
+/** Stats of these VMs now, from this process's shared reader (it keeps the previous readings). */
+export function readVmStats(vms: readonly VmRef[], e: Env = env()): Promise<VmStatsResult[]> {
+  shared ??= new VmStatsReader((args) => runVirsh(args, e));
+  return shared.read(vms);
+}

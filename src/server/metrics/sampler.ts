@@ -1,0 +1,244 @@
+// The sampler: one per server process, a tick every SAMPLER_INTERVAL_MS.
+//
+// A tick collects from every collector at once, writes all readings in one
+// transaction, rolls up the buckets that closed and evaluates alerts. Ticks
+// never overlap: one still running when the next is due makes that one skip
+// (counted). A collector that throws costs its own readings; a database that
+// is locked or down costs that tick's row; either is counted and logged once
+// per kind, and the next tick runs as usual. Retention runs on its own timer
+// (RETENTION_INTERVAL_MIN), never on the write path.
+import { performance } from "node:perf_hooks";
+import type { Db } from "../db/client";
+import { env } from "../env";
+import { AlertEvaluator } from "./alerts/evaluator";
+import { ensureDefaultAlertRules } from "./alerts/rules";
+import { createHostCollector } from "./collectors/host";
+import type { Collector, Reading } from "./collectors/types";
+import { createVmCollector, type VmReadingSource } from "./collectors/vms";
+import { applyRetention, rollUpClosedBuckets, writeTick, type RetentionResult } from "./store";
+
+export interface SamplerOptions {
+  db: Db;
+  intervalMs?: number;
+  /** Defaults to the host collector, plus the VM collector when vmSource is given. */
+  collectors?: Collector[];
+  vmSource?: VmReadingSource | null;
+  retentionIntervalMs?: number | null;
+  alerts?: AlertEvaluator | null;
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+export interface TickResult {
+  ts: number;
+  durationMs: number;
+  readings: Reading[];
+  written: number;
+  errors: Record<string, string>;
+}
+
+export interface SamplerStats {
+  running: boolean;
+  intervalMs: number;
+  startedAt: number;
+  ticks: number;
+  skippedTicks: number;
+  lastTickAt: number | null;
+  lastTickDurationMs: number | null;
+  tickMsP50: number | null;
+  tickMsP95: number | null;
+  errorsByCollector: Record<string, number>;
+  lastErrors: Record<string, { message: string; at: number }>;
+  lastRetentionAt: number | null;
+  lastRetention: RetentionResult | null;
+}
+
+export interface Sampler {
+  stop(): Promise<void>;
+  stats(): SamplerStats;
+  /** Runs a tick now (waiting for one in flight first) and returns it. */
+  tick(): Promise<TickResult>;
+  retentionNow(): Promise<RetentionResult>;
+}
+
+const DURATION_WINDOW = 720; // one hour of 5-second ticks
+
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const errorKind = (err: unknown) => {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  const msg = String(e?.message ?? err);
+  return /locked|busy/i.test(msg) ? "locked" : String(e?.code ?? e?.name ?? "Error");
+};
+
+/** Builds a sampler without starting its timers (startSampler does that). */
+export function createSampler(opts: SamplerOptions): Sampler & { start(): void } {
+  const { db } = opts;
+  const intervalMs = opts.intervalMs ?? env().SAMPLER_INTERVAL_MS;
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? ((m: string) => console.warn(`[sampler] ${m}`));
+  const collectors = opts.collectors ?? [createHostCollector(), ...(opts.vmSource ? [createVmCollector(opts.vmSource)] : [])];
+  const alerts = opts.alerts === undefined ? new AlertEvaluator() : opts.alerts;
+  const retentionIntervalMs = opts.retentionIntervalMs === undefined ? env().RETENTION_INTERVAL_MIN * 60_000 : opts.retentionIntervalMs;
+
+  const s: SamplerStats = {
+    running: false,
+    intervalMs,
+    startedAt: now(),
+    ticks: 0,
+    skippedTicks: 0,
+    lastTickAt: null,
+    lastTickDurationMs: null,
+    tickMsP50: null,
+    tickMsP95: null,
+    errorsByCollector: {},
+    lastErrors: {},
+    lastRetentionAt: null,
+    lastRetention: null,
+  };
+  const durations: number[] = [];
+  const loggedKinds = new Set<string>();
+  let inFlight: Promise<TickResult> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let retentionTimer: NodeJS.Timeout | null = null;
+  let retentionRun: Promise<RetentionResult> | null = null;
+
+  function fail(part: string, err: unknown, errors: Record<string, string>) {
+    const message = err instanceof Error ? err.message : String(err);
+    errors[part] = message;
+    s.errorsByCollector[part] = (s.errorsByCollector[part] ?? 0) + 1;
+    s.lastErrors[part] = { message: message.slice(0, 500), at: now() };
+    const kind = `${part}:${errorKind(err)}`;
+    if (!loggedKinds.has(kind)) {
+      loggedKinds.add(kind);
+      log(`${part} failed (${errorKind(err)}; further errors of this kind are counted, not logged): ${message}`);
+    }
+  }
+
+  async function runTick(): Promise<TickResult> {
+    const started = performance.now();
+    const ts = now();
+    const errors: Record<string, string> = {};
+    const settled = await Promise.allSettled(collectors.map((c) => c.collect(ts)));
+    const readings: Reading[] = [];
+    settled.forEach((r, i) => (r.status === "fulfilled" ? readings.push(...r.value) : fail(collectors[i]!.name, r.reason, errors)));
+    let written = 0;
+    try {
+      written = await writeTick(db, ts, readings);
+    } catch (err) {
+      fail("database", err, errors);
+    }
+    if (written > 0) {
+      await rollUpClosedBuckets(db, ts).catch((err: unknown) => fail("rollup", err, errors));
+      if (alerts) await alerts.evaluate(db, readings, ts).catch((err: unknown) => fail("alerts", err, errors));
+    }
+    const durationMs = performance.now() - started;
+    s.ticks++;
+    s.lastTickAt = ts;
+    s.lastTickDurationMs = durationMs;
+    durations.push(durationMs);
+    if (durations.length > DURATION_WINDOW) durations.shift();
+    return { ts, durationMs, readings, written, errors };
+  }
+
+  function tick(): Promise<TickResult> {
+    const run = (inFlight ?? Promise.resolve()).catch(() => {}).then(runTick);
+    const tracked = run.finally(() => {
+      if (inFlight === tracked) inFlight = null;
+    });
+    inFlight = tracked;
+    return tracked;
+  }
+
+  function scheduledTick() {
+    if (inFlight) {
+      s.skippedTicks++;
+      return;
+    }
+    void tick().catch((err: unknown) => fail("sampler", err, {}));
+  }
+
+  async function retentionNow(): Promise<RetentionResult> {
+    retentionRun ??= applyRetention(db, now()).then(
+      (r) => {
+        s.lastRetentionAt = now();
+        s.lastRetention = r;
+        return r;
+      },
+    ).finally(() => (retentionRun = null));
+    return retentionRun;
+  }
+
+  return {
+    start() {
+      if (s.running) return;
+      s.running = true;
+      s.startedAt = now();
+      void ensureDefaultAlertRules(db).catch((err: unknown) => fail("alerts", err, {}));
+      timer = setInterval(scheduledTick, intervalMs);
+      timer.unref?.();
+      scheduledTick();
+      if (retentionIntervalMs) {
+        retentionTimer = setInterval(() => void retentionNow().catch((err: unknown) => fail("retention", err, {})), retentionIntervalMs);
+        retentionTimer.unref?.();
+      }
+    },
+    async stop() {
+      s.running = false;
+      if (timer) clearInterval(timer);
+      if (retentionTimer) clearInterval(retentionTimer);
+      timer = retentionTimer = null;
+      await Promise.allSettled([inFlight, retentionRun]);
+      // Webhook retries may take a while; give them a bounded time to finish.
+      if (alerts) await Promise.race([alerts.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    },
+    stats() {
+      const sorted = [...durations].sort((a, b) => a - b);
+      return { ...s, errorsByCollector: { ...s.errorsByCollector }, lastErrors: { ...s.lastErrors }, tickMsP50: percentile(sorted, 50), tickMsP95: percentile(sorted, 95) };
+    },
+    tick,
+    retentionNow,
+  };
+}
+
+// One sampler per process: the dev server re-evaluates modules on reload, so
+// the running instance is kept on globalThis and a second start returns it.
+const globalForSampler = globalThis as unknown as { twargaSampler?: Sampler };
+
+/** Starts the process's sampler (or returns the one already running). */
+export function startSampler(opts: SamplerOptions): Sampler {
+  if (globalForSampler.twargaSampler) return globalForSampler.twargaSampler;
+  const sampler = createSampler(opts);
+  const handle: Sampler = {
+    ...sampler,
+    async stop() {
+      if (globalForSampler.twargaSampler === handle) delete globalForSampler.twargaSampler;
+      await sampler.stop();
+    },
+  };
+  globalForSampler.twargaSampler = handle;
+  sampler.start();
+  return handle;
+}
+
+/** The running sampler of this process, if any. */
+export const runningSampler = (): Sampler | null => globalForSampler.twargaSampler ?? null;
+
+/**
+ * Runs one tick now and returns its readings: on the running sampler when there
+ * is one, else with a one-off sampler (a web-only replica), which writes the
+ * readings too.
+ */
+export async function collectNow(db: Db): Promise<TickResult> {
+  const running = runningSampler();
+  if (running) return running.tick();
+  return createSampler({ db, retentionIntervalMs: null }).tick();
+}
+
+/** Retention now (admin button): through the running sampler, else directly. */
+export async function retentionNow(db: Db): Promise<RetentionResult> {
+  return runningSampler()?.retentionNow() ?? applyRetention(db, Date.now());
+}

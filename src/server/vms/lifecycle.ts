@@ -1,0 +1,126 @@
+// Launching VMs and asking for operations on them. Each request checks the
+// permission rule, the state table and (for launches and starts) the quotas and
+// credits, then queues a job; the job runner does the work.
+import { ZodError } from "zod";
+import type { Vm, VmJob } from "~/generated/prisma/sqlite/client";
+import type { Db } from "../db/client";
+import { env, type Env } from "../env";
+import { conflict, DomainError, forbidden, notFound } from "../errors";
+import { recordEvent } from "../events/record";
+import { vmDriver } from "../hypervisor/driver";
+import { canActOnVm, canViewVm, type Actor } from "../permissions";
+import { checkLaunchAllowed, checkStartAllowed } from "./quotas";
+import { wakeJobRunner } from "./runner";
+import { checkBoxMinimums, createVmInputSchema, specLimits } from "./spec";
+import { OPERATIONS, refusalReason, type VmOperation } from "./transitions";
+
+export interface RequestInfo {
+  sourceIp: string | null;
+  userAgent: string | null;
+}
+
+const NO_REQUEST: RequestInfo = { sourceIp: null, userAgent: null };
+
+/** Who asked: a person, or the system itself (metering, admin bulk actions name the admin). */
+export type Requester = Actor | { id: null; email: "system" };
+export const SYSTEM: Requester = { id: null, email: "system" };
+
+// Launch checks read then write; serialising them per user (in this process)
+// stops two quick launches from both fitting a quota only one of them fits.
+const userLocks = new Map<string, Promise<unknown>>();
+async function withUserLock<T>(userId: string, fn: () => Promise<T>): Promise<T> {
+  const previous = userLocks.get(userId) ?? Promise.resolve();
+  const next = previous.catch(() => {}).then(fn);
+  userLocks.set(userId, next);
+  try {
+    return await next;
+  } finally {
+    if (userLocks.get(userId) === next) userLocks.delete(userId);
+  }
+}
+
+/** Loads a VM the actor may see; someone else's VM looks like a missing one. */
+export async function loadVisibleVm(db: Db, actor: Actor | null, vmId: string): Promise<Vm> {
+  const vm = await db.vm.findUnique({ where: { id: vmId } });
+  if (!vm || !canViewVm(actor, vm)) throw notFound("VM");
+  return vm;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string })?.code === "P2002";
+}
+
+export async function createVm(db: Db, actor: Actor, rawInput: unknown, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<{ vm: Vm; job: VmJob }> {
+  let input;
+  try {
+    input = createVmInputSchema(specLimits(e)).parse(rawInput);
+  } catch (err) {
+    if (err instanceof ZodError) throw new DomainError("BAD_REQUEST", err.issues.map((i) => i.message).join(" "));
+    throw err;
+  }
+  const box = await db.box.findUnique({ where: { id: input.boxId } });
+  if (!box?.enabled) throw new DomainError("BAD_REQUEST", "That box is not in the catalog.");
+  checkBoxMinimums(input, box);
+  const driver = (await vmDriver(e)).driver;
+  const vm = await withUserLock(actor.id, async () => {
+    await checkLaunchAllowed(db, actor.id, input, e);
+    try {
+      return await db.vm.create({
+        data: { name: input.name, activeName: input.name, ownerId: actor.id, boxId: box.id, cpus: input.cpus, ramMb: input.ramMb, diskGb: input.diskGb, driver, state: "PENDING" },
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`You already have a VM named ${input.name}. Pick another name.`);
+      throw err;
+    }
+  });
+  const job = await enqueueOperation(db, actor, vm, "create", request);
+  return { vm, job };
+}
+
+/** Asks for start, stop, restart or destroy. Destroy needs the VM's name typed back. */
+export async function requestVmOperation(db: Db, actor: Actor, vmId: string, operation: Exclude<VmOperation, "create">, options: { confirmName?: string } = {}, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<VmJob> {
+  const vm = await loadVisibleVm(db, actor, vmId);
+  if (!canActOnVm(actor, vm)) throw forbidden("You cannot act on this VM.");
+  if (operation === "destroy" && options.confirmName !== vm.name) throw new DomainError("BAD_REQUEST", `Type the VM's name (${vm.name}) to confirm that it should be destroyed.`);
+  if (operation === "start") {
+    const reason = refusalReason("start", vm.state, vm.name);
+    if (reason) throw conflict(reason);
+    return withUserLock(vm.ownerId, async () => {
+      await checkStartAllowed(db, vm.ownerId, vm, e);
+      return enqueueOperation(db, actor, vm, operation, request);
+    });
+  }
+  return enqueueOperation(db, actor, vm, operation, request);
+}
+
+/**
+ * Moves the VM into the operation's busy state and queues the job, in one
+ * transaction. The state change is a compare-and-set on the allowed states, so
+ * of two simultaneous requests exactly one wins; the other gets CONFLICT.
+ */
+export async function enqueueOperation(db: Db, requester: Requester, vm: Pick<Vm, "id" | "name" | "ownerId">, operation: VmOperation, request: RequestInfo = NO_REQUEST): Promise<VmJob> {
+  const rule = OPERATIONS[operation];
+  const job = await db.$transaction(async (tx) => {
+    const moved = await tx.vm.updateMany({ where: { id: vm.id, state: { in: [...rule.from] } }, data: { state: rule.during, error: null, errorOutput: null } });
+    if (moved.count === 0) return null;
+    return tx.vmJob.create({ data: { vmId: vm.id, kind: rule.kind, requestedById: requester.id, requestedByEmail: requester.email } });
+  });
+  if (!job) {
+    const current = await db.vm.findUnique({ where: { id: vm.id }, select: { state: true } });
+    throw conflict(refusalReason(operation, current?.state ?? "DESTROYED", vm.name) ?? `${vm.name} changed state; try again.`);
+  }
+  await recordEvent(db, {
+    type: "vm",
+    action: `vm.${operation}.requested`,
+    message: `${requester.email} asked to ${rule.verb} ${vm.name}.`,
+    actorId: requester.id,
+    actorEmail: requester.email,
+    targetUserId: vm.ownerId,
+    targetVmId: vm.id,
+    sourceIp: request.sourceIp,
+    userAgent: request.userAgent,
+    details: { jobId: job.id, kind: job.kind },
+  });
+  wakeJobRunner();
+  return job;
+}

@@ -1,0 +1,94 @@
+// Metering: running VMs are charged for the minutes they actually run.
+// Vm.meteredUntil marks how far a VM has been charged; it is set when the VM
+// comes up and cleared (after a final charge, partial minute rounded up) when
+// it goes down. Each charge is one ledger row keyed by the VM and the start of
+// the charged span, and moves meteredUntil with a compare-and-set in the same
+// transaction, so two meterers never charge a minute twice.
+import type { Db } from "../db/client";
+import { env, type Env } from "../env";
+import { recordEvent } from "../events/record";
+import { addLedgerEntry, balanceOf } from "./ledger";
+import { costOfMinutes } from "./pricing";
+import { UP_STATES } from "./transitions";
+
+const MINUTE = 60_000;
+
+/** Charges a VM's uncharged time up to `until`. Returns the credits charged. */
+export async function chargeVm(db: Db, vmId: string, until: Date, opts: { final: boolean }, e: Env = env()): Promise<number> {
+  const vm = await db.vm.findUnique({ where: { id: vmId }, select: { id: true, name: true, ownerId: true, cpus: true, ramMb: true, diskGb: true, meteredUntil: true } });
+  if (!vm?.meteredUntil) return 0;
+  const from = vm.meteredUntil;
+  const elapsed = Math.max(0, until.getTime() - from.getTime());
+  const minutes = opts.final ? Math.ceil(elapsed / MINUTE) : Math.floor(elapsed / MINUTE);
+  if (minutes === 0 && !opts.final) return 0;
+  const cost = costOfMinutes(vm, minutes, e);
+  return db.$transaction(async (tx) => {
+    const moved = await tx.vm.updateMany({
+      where: { id: vm.id, meteredUntil: from },
+      data: { meteredUntil: opts.final ? null : new Date(from.getTime() + minutes * MINUTE) },
+    });
+    if (moved.count === 0) return 0; // someone else charged this span
+    if (minutes > 0 && cost > 0)
+      await addLedgerEntry(tx, {
+        userId: vm.ownerId,
+        kind: "CHARGE",
+        amount: -cost,
+        reason: `${vm.name}: ${minutes} min running`,
+        vmId: vm.id,
+        idempotencyKey: `meter:${vm.id}:${from.toISOString()}`,
+      });
+    return cost;
+  });
+}
+
+export interface MeteringResult {
+  charged: Array<{ vmId: string; userId: string; amount: number }>;
+  /** Users whose balance reached zero; their running VMs were asked to stop. */
+  exhausted: string[];
+}
+
+/**
+ * One metering pass: charge every metered VM its whole minutes, warn users
+ * who crossed the low-balance line, and stop the running VMs of users at zero.
+ * `stopVm` requests a system stop (the job runner does it).
+ */
+export async function meterRunningVms(db: Db, now: Date, stopVm: (vmId: string, reason: string) => Promise<void>, e: Env = env()): Promise<MeteringResult> {
+  const metered = await db.vm.findMany({ where: { meteredUntil: { not: null } }, select: { id: true, ownerId: true, state: true } });
+  const charged: MeteringResult["charged"] = [];
+  for (const vm of metered) {
+    // A VM that is down but still metered (a crash between steps) gets its final charge.
+    const amount = await chargeVm(db, vm.id, now, { final: !UP_STATES.includes(vm.state) }, e);
+    if (amount > 0) charged.push({ vmId: vm.id, userId: vm.ownerId, amount });
+  }
+  const exhausted: string[] = [];
+  const users = new Set(metered.map((v) => v.ownerId));
+  for (const userId of users) {
+    const after = await balanceOf(db, userId);
+    const spent = charged.filter((c) => c.userId === userId).reduce((s, c) => s + c.amount, 0);
+    const before = after + spent;
+    if (after <= 0) {
+      const running = await db.vm.findMany({ where: { ownerId: userId, state: "RUNNING" }, select: { id: true, name: true } });
+      if (running.length === 0) continue;
+      exhausted.push(userId);
+      for (const vm of running) await stopVm(vm.id, "credits exhausted");
+      await recordEvent(db, {
+        type: "vm",
+        action: "credits.exhausted",
+        severity: "WARNING",
+        message: `Credits ran out (balance ${after.toFixed(2)}): stopping ${running.map((v) => v.name).join(", ")}. The VMs are stopped, not destroyed.`,
+        targetUserId: userId,
+        details: { balance: after, stoppedVmIds: running.map((v) => v.id) },
+      });
+    } else if (spent > 0 && before >= e.CREDITS_LOW_WARNING && after < e.CREDITS_LOW_WARNING) {
+      await recordEvent(db, {
+        type: "vm",
+        action: "credits.low",
+        severity: "WARNING",
+        message: `Credits are running low: ${after.toFixed(2)} left (warning below ${e.CREDITS_LOW_WARNING}).`,
+        targetUserId: userId,
+        details: { balance: after },
+      });
+    }
+  }
+  return { charged, exhausted };
+}

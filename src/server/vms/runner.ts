@@ -1,0 +1,279 @@
+// The job runner: takes QUEUED jobs from the database and runs them, several
+// VMs in parallel up to VM_MAX_PARALLEL_JOBS. One VM never has two jobs at once
+// (enqueueing flips the VM into a busy state with a compare-and-set, see
+// lifecycle.ts). Output is written into the job row as it arrives, with the
+// current step and a progress estimate; every job ends with a reconciliation
+// from `vagrant status` and an Event.
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { VmJob, VmJobKind } from "~/generated/prisma/sqlite/client";
+import type { Db } from "../db/client";
+import { env, type Env } from "../env";
+import { recordEvent } from "../events/record";
+import type { VmDriver } from "../hypervisor/driver";
+import { commandOutcome, humanText, parseMachineReadableLine } from "./machine-readable";
+import { vmFolder } from "./paths";
+import { advanceProgress, type Progress } from "./progress";
+import { observeVm, settleVm } from "./reconcile";
+import { OPERATION_OF_KIND } from "./transitions";
+import { renderVagrantfile } from "./vagrantfile";
+import { runVagrant, type VagrantResult } from "./vagrant-cli";
+
+/** Job output kept in the row; beyond it the oldest part is dropped. */
+export const MAX_OUTPUT_CHARS = 256 * 1024;
+const FLUSH_MS = 300;
+const ERROR_TAIL_LINES = 30;
+
+export type JobTimeouts = Record<VmJobKind, number>;
+
+export function jobTimeouts(e: Env = env()): JobTimeouts {
+  const up = e.VM_TIMEOUT_UP_S * 1000;
+  const halt = e.VM_TIMEOUT_HALT_S * 1000;
+  return { CREATE: up, START: up, STOP: halt, RESTART: halt + up, DESTROY: e.VM_TIMEOUT_DESTROY_S * 1000 };
+}
+
+/** Accumulates a job's output and writes it, with step and progress, at most every FLUSH_MS. */
+class JobOutput {
+  private text = "";
+  private progress: Progress = { step: null, progress: 0 };
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly jobId: string,
+    private readonly kind: VmJobKind,
+  ) {}
+
+  line(raw: string, stream: "stdout" | "stderr"): void {
+    const record = stream === "stdout" ? parseMachineReadableLine(raw) : null;
+    if (record) {
+      this.progress = advanceProgress(this.kind, this.progress, record);
+      const text = humanText(record);
+      if (text !== null) this.append(text);
+    } else if (raw.trim() !== "") this.append(raw);
+  }
+
+  note(text: string): void {
+    this.append(`[twarga] ${text}`);
+    this.progress = { ...this.progress, step: text };
+  }
+
+  private append(text: string): void {
+    this.text += `${text}\n`;
+    if (this.text.length > MAX_OUTPUT_CHARS) this.text = `[earlier output dropped]\n${this.text.slice(-MAX_OUTPUT_CHARS)}`;
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  async flush(extra: Partial<VmJob> = {}): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const data = { output: this.text, step: this.progress.step, progress: this.progress.progress, ...extra };
+    // Writes are chained so a late timer flush never overwrites the final one.
+    this.writing = this.writing.then(() => this.db.vmJob.update({ where: { id: this.jobId }, data })).catch((err) => console.error("[vms] could not save job output:", err));
+    await this.writing;
+  }
+
+  tail(): string {
+    return this.text.trimEnd().split("\n").slice(-ERROR_TAIL_LINES).join("\n");
+  }
+}
+
+const UP_ARGS = ["up", "--provider=libvirt", "--machine-readable"];
+
+/** Writes the VM's folder and Vagrantfile from its database row (never from raw user text). */
+async function writeVagrantfile(db: Db, vmId: string, e: Env): Promise<void> {
+  const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId }, include: { box: true } });
+  const folder = vmFolder(vm.id, e);
+  await mkdir(folder, { recursive: true });
+  const driver: VmDriver = vm.driver === "kvm" ? "kvm" : "qemu";
+  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: vm.box.name, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver, libvirtUri: e.LIBVIRT_URI }));
+}
+
+interface RunContext {
+  db: Db;
+  e: Env;
+  timeouts: JobTimeouts;
+  signal: AbortSignal;
+}
+
+/** Runs one claimed job to its end. Never throws: failures end the job as FAILED. */
+export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
+  const { db, e } = ctx;
+  const operation = OPERATION_OF_KIND[job.kind];
+  const out = new JobOutput(db, job.id, job.kind);
+  const limitMs = ctx.timeouts[job.kind];
+  const run = (args: string[], timeoutMs: number) => runVagrant({ args, cwd: vmFolder(job.vmId, e), timeoutMs, signal: ctx.signal, onLine: (l, s) => out.line(l, s) }, e);
+  let result: VagrantResult | null = null;
+  let failure: string | null = null;
+  let timedOut = false;
+  let note: string | null = null;
+  try {
+    switch (job.kind) {
+      case "CREATE":
+      case "START":
+        out.note(job.kind === "CREATE" ? "Writing the Vagrantfile" : "Starting");
+        await writeVagrantfile(db, job.vmId, e);
+        result = await run(UP_ARGS, limitMs);
+        break;
+      case "RESTART":
+        await writeVagrantfile(db, job.vmId, e);
+        result = await run(["reload", "--no-provision", "--machine-readable"], limitMs);
+        break;
+      case "STOP":
+        result = await run(["halt", "--machine-readable"], limitMs);
+        if (result.timedOut && !result.aborted) {
+          note = `The guest did not shut down within ${Math.round(limitMs / 1000)} s; it was powered off.`;
+          out.note(`Graceful shutdown timed out after ${Math.round(limitMs / 1000)} s: forcing power-off`);
+          result = await run(["halt", "--force", "--machine-readable"], limitMs);
+        }
+        break;
+      case "DESTROY":
+        result = await run(["destroy", "-f", "--machine-readable"], limitMs);
+        break;
+    }
+    if (result) {
+      timedOut = result.timedOut;
+      const outcome = commandOutcome(result);
+      if (result.timedOut) failure = `vagrant ${operation === "create" || operation === "start" ? "up" : operation} ran past its ${Math.round(limitMs / 1000)} s limit; it was killed.`;
+      else if (result.aborted) failure = "The app is shutting down; the operation was stopped.";
+      else if (!outcome.ok) failure = outcome.error;
+    }
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
+    out.note(`Failed: ${failure}`);
+  }
+
+  // Whatever happened, the VM's row follows what Vagrant now reports.
+  out.note("Reading the VM's state");
+  await out.flush();
+  const observed = await observeVm(job.vmId, operation, e);
+  const ok = failure === null;
+  const booted = ok && observed.state === "RUNNING" && (job.kind === "CREATE" || job.kind === "START" || job.kind === "RESTART");
+  const vmError = observed.state === "ERROR" ? (failure ?? observed.error) : failure;
+  await settleVm(db, job.vmId, { state: observed.state, error: vmError, errorOutput: failure ? out.tail() : null, booted }, e);
+
+  const state = timedOut ? "TIMED_OUT" : result?.aborted ? "INTERRUPTED" : ok ? "SUCCEEDED" : "FAILED";
+  const message = ok ? (note ?? `${operation} finished; the VM is ${observed.state.toLowerCase()}.`) : `${failure} The VM is ${observed.state.toLowerCase()}.`;
+  out.note(ok ? "Done" : state === "TIMED_OUT" ? "Timed out" : "Failed");
+  await out.flush({ state, exitCode: result?.exitCode ?? null, finishedAt: new Date(), message, ...(ok ? { progress: 100 } : {}) });
+
+  const vm = await db.vm.findUniqueOrThrow({ where: { id: job.vmId }, select: { name: true, ownerId: true } });
+  await recordEvent(db, {
+    type: "vm",
+    action: `vm.${operation}`,
+    severity: ok ? "INFO" : "WARNING",
+    message: `${vm.name}: ${operation} ${ok ? "succeeded" : state === "TIMED_OUT" ? "timed out" : state === "INTERRUPTED" ? "was interrupted" : "failed"} (${job.requestedByEmail ?? "system"}). ${message}`,
+    actorId: job.requestedById,
+    actorEmail: job.requestedByEmail,
+    targetUserId: vm.ownerId,
+    targetVmId: job.vmId,
+    details: { jobId: job.id, kind: job.kind, outcome: state.toLowerCase(), state: observed.state, exitCode: result?.exitCode ?? null },
+  });
+}
+
+export interface RunnerOptions {
+  maxParallel?: number;
+  /** How often to look for jobs queued by other processes. */
+  pollMs?: number;
+  timeouts?: Partial<JobTimeouts>;
+  env?: Env;
+}
+
+let activeRunner: VmJobRunner | null = null;
+
+/** Tells this process's runner (if any) that a job was queued. */
+export function wakeJobRunner(): void {
+  activeRunner?.wake();
+}
+
+export class VmJobRunner {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private readonly e: Env;
+  private readonly max: number;
+  private readonly timeouts: JobTimeouts;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly db: Db,
+    options: RunnerOptions = {},
+  ) {
+    this.e = options.env ?? env();
+    this.max = options.maxParallel ?? this.e.VM_MAX_PARALLEL_JOBS;
+    this.timeouts = { ...jobTimeouts(this.e), ...options.timeouts };
+    this.pollMs = options.pollMs ?? 1000;
+  }
+
+  start(): this {
+    activeRunner = this;
+    this.timer = setInterval(() => this.wake(), this.pollMs);
+    this.timer.unref();
+    this.wake();
+    return this;
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (!this.stopped && this.inFlight.size < this.max) {
+        const next = await this.db.vmJob.findFirst({ where: { state: "QUEUED", id: { notIn: [...this.inFlight.keys()] } }, orderBy: { createdAt: "asc" } });
+        if (!next) return;
+        const claimed = await this.db.vmJob.updateMany({ where: { id: next.id, state: "QUEUED" }, data: { state: "RUNNING", startedAt: new Date() } });
+        if (claimed.count === 0) continue; // another runner took it
+        const running = executeJob({ ...next, state: "RUNNING" }, { db: this.db, e: this.e, timeouts: this.timeouts, signal: this.abort.signal })
+          .catch((err) => console.error(`[vms] job ${next.id} crashed:`, err))
+          .finally(() => {
+            this.inFlight.delete(next.id);
+            this.wake();
+          });
+        this.inFlight.set(next.id, running);
+      }
+    } catch (err) {
+      console.error("[vms] job runner could not read the queue:", err);
+    }
+  }
+
+  /** Resolves once nothing is queued or running (for tests and shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.pumping) await this.pumping;
+      if (this.inFlight.size > 0) {
+        await Promise.allSettled([...this.inFlight.values()]);
+        continue;
+      }
+      const queued = await this.db.vmJob.count({ where: { state: "QUEUED" } });
+      if (queued === 0 || this.stopped) return;
+      this.wake();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Stops taking jobs; running vagrant processes are killed and their jobs end INTERRUPTED and reconciled. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.abort.abort();
+    if (this.pumping) await this.pumping;
+    await Promise.allSettled([...this.inFlight.values()]);
+    if (activeRunner === this) activeRunner = null;
+  }
+}

@@ -1,0 +1,116 @@
+import { expect, test } from "@playwright/test";
+import { externalApp, localApp } from "./support/apps";
+import { signIn, signOut, withDb } from "./support/session";
+
+test.describe.serial("sign-in and roles", () => {
+  test("the sign-in page says the local provider is the built-in one", async ({ page }) => {
+    await page.goto(`${localApp.url}/signin`);
+    await expect(page.getByTestId("local-idp-notice")).toContainText("built-in local identity provider");
+  });
+
+  test("the first user to sign in lands on the dashboard as admin", async ({ page }) => {
+    await signIn(page, localApp, "ada@example.com", { name: "Ada" });
+    await expect(page.getByTestId("shell-role")).toHaveText("admin");
+    await expect(page.getByRole("link", { name: "Admin" })).toBeVisible();
+    const res = await page.goto(`${localApp.url}/admin`);
+    expect(res?.status()).toBe(200);
+    await expect(page.getByTestId("admin-users")).toContainText("ada@example.com");
+    const event = withDb(localApp, (db) => db.prepare(`SELECT action, actorEmail FROM Event WHERE action = 'role.first-admin'`).get()) as { actorEmail: string } | undefined;
+    expect(event?.actorEmail).toBe("ada@example.com");
+  });
+
+  test("the second user is a plain user: 403 on /admin and FORBIDDEN from an admin procedure", async ({ page }) => {
+    await signIn(page, localApp, "bob@example.org", { name: "Bob" });
+    await expect(page.getByTestId("shell-role")).toHaveText("user");
+    await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
+    const res = await page.goto(`${localApp.url}/admin`);
+    expect(res?.status()).toBe(403);
+    await expect(page.getByRole("heading", { name: "You do not have access to this page" })).toBeVisible();
+    const api = await page.request.get(`${localApp.url}/api/trpc/admin.users`);
+    expect(api.status()).toBe(403);
+    expect((await api.json()).error.json.data.code).toBe("FORBIDDEN");
+    const me = await page.request.get(`${localApp.url}/api/trpc/me.get`);
+    expect((await me.json()).result.data.json).toMatchObject({ email: "bob@example.org", role: "USER" });
+    const signins = withDb(localApp, (db) => db.prepare(`SELECT sourceIp, userAgent FROM Event WHERE action = 'signin' AND actorEmail = 'bob@example.org'`).all()) as { sourceIp: string | null; userAgent: string | null }[];
+    expect(signins).toHaveLength(1);
+    expect(signins[0]!.userAgent).toContain("Chrome");
+  });
+
+  test("a signed-out visitor is sent to sign-in, and a protected procedure answers UNAUTHORIZED", async ({ page }) => {
+    await page.goto(`${localApp.url}/admin`);
+    await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fadmin/);
+    await page.goto(`${localApp.url}/`);
+    await expect(page).toHaveURL(/\/signin$/);
+    const api = await page.request.get(`${localApp.url}/api/trpc/me.get`);
+    expect(api.status()).toBe(401);
+    expect((await api.json()).error.json.data.code).toBe("UNAUTHORIZED");
+  });
+
+  test("a role change applies on the next request", async ({ page }) => {
+    await signIn(page, localApp, "carol@example.com");
+    await expect(page.getByTestId("shell-role")).toHaveText("user");
+    withDb(localApp, (db) => db.prepare(`UPDATE User SET role = 'ADMIN' WHERE email = ?`).run("carol@example.com"));
+    await page.reload();
+    await expect(page.getByTestId("shell-role")).toHaveText("admin");
+  });
+
+  test("a disabled user's session ends at once and they cannot sign in again", async ({ page }) => {
+    await signIn(page, localApp, "dave@example.com");
+    withDb(localApp, (db) => db.prepare(`UPDATE User SET disabled = 1 WHERE email = ?`).run("dave@example.com"));
+    await page.reload();
+    await expect(page).toHaveURL(/\/signin/);
+    const sessions = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Session s JOIN User u ON u.id = s.userId WHERE u.email = ?`).get("dave@example.com")) as { n: number };
+    expect(sessions.n).toBe(0);
+    await signIn(page, localApp, "dave@example.com", { expectLanding: false });
+    await expect(page).toHaveURL(/\/signin\/refused\?reason=disabled/);
+    await expect(page.getByTestId("refusal-message")).toContainText("disabled");
+  });
+
+  test("an email outside the allowed domains is refused and an event is recorded", async ({ page }) => {
+    await signIn(page, localApp, "mallory@evil.test", { expectLanding: false });
+    await expect(page).toHaveURL(/\/signin\/refused\?reason=not-allowed/);
+    await expect(page.getByTestId("refusal-message")).toContainText("not allowed");
+    const row = withDb(localApp, (db) => db.prepare(`SELECT severity, sourceIp, userAgent, message FROM Event WHERE action = 'signin.refused' AND actorEmail = ?`).get("mallory@evil.test")) as { severity: string; userAgent: string; message: string } | undefined;
+    expect(row?.severity).toBe("WARNING");
+    expect(row?.userAgent).toContain("Chrome");
+    const users = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM User WHERE email = ?`).get("mallory@evil.test")) as { n: number };
+    expect(users.n).toBe(0);
+  });
+
+  test("sign-out ends the session and records an event", async ({ page }) => {
+    await signIn(page, localApp, "erin@example.com");
+    await signOut(page);
+    await page.goto(`${localApp.url}/`);
+    await expect(page).toHaveURL(/\/signin/);
+    const n = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Event WHERE action = 'signout' AND actorEmail = ?`).get("erin@example.com")) as { n: number };
+    expect(n.n).toBe(1);
+  });
+});
+
+test("an external OIDC issuer, started separately, signs a user in", async ({ page }) => {
+  await page.goto(`${externalApp.url}/signin`);
+  await expect(page.getByRole("button", { name: /Local identity provider/ })).toHaveCount(0);
+  await signIn(page, externalApp, "pat@partner.test", { provider: /Partner SSO/ });
+  await expect(page.getByTestId("shell-user")).toHaveText("pat@partner.test");
+  const account = withDb(externalApp, (db) => db.prepare(`SELECT a.provider FROM Account a JOIN User u ON u.id = a.userId WHERE u.email = ?`).get("pat@partner.test")) as { provider: string };
+  expect(account.provider).toBe("oidc");
+});
+
+test("the health endpoint answers without a session and shows no secrets", async ({ request }) => {
+  const res = await request.get(`${localApp.url}/api/health`);
+  expect(res.status()).toBe(200);
+  const body = await res.json();
+  expect(body).toMatchObject({ status: "ok", database: "ok" });
+  expect(typeof body.version).toBe("string");
+  expect(JSON.stringify(body)).not.toMatch(/secret|password|DATABASE_URL/i);
+});
+
+test("the shell fits a 375 px phone", async ({ browser }) => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await signIn(page, localApp, "phone@example.com");
+  await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await context.close();
+});

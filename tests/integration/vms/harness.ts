@@ -1,0 +1,61 @@
+// Shared set-up for VM integration tests. Import it FIRST: it points the app's
+// settings at the stand-in vagrant and a temporary VM root before anything
+// reads them (env() is read once per process).
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const root = mkdtempSync(path.join(tmpdir(), "twarga-vms-"));
+process.env.VAGRANT_BIN = path.resolve(import.meta.dirname, "../../support/fake-vagrant/vagrant");
+process.env.VM_ROOT = path.join(root, "vms");
+process.env.VAGRANT_HOME = path.join(root, "vagrant.d");
+process.env.VM_DRIVER = "qemu";
+process.env.FAKE_VAGRANT_CONTROL = path.join(root, "fake-vagrant.json");
+writeFileSync(process.env.FAKE_VAGRANT_CONTROL, "{}");
+
+import type { Db } from "../../../src/server/db/client";
+import type { Actor } from "../../../src/server/permissions";
+import { ensureDefaultCatalog } from "../../../src/server/vms/catalog";
+
+/** Tells the stand-in vagrant how to behave for every VM (see its header). */
+export function controlFakeVagrant(control: Record<string, Record<string, unknown>>): void {
+  writeFileSync(process.env.FAKE_VAGRANT_CONTROL!, JSON.stringify(control));
+}
+
+export async function makeUser(db: Db, email: string, role: "USER" | "ADMIN" = "USER"): Promise<Actor> {
+  const u = await db.user.create({ data: { email, role } });
+  return { id: u.id, email: u.email, role: u.role };
+}
+
+export async function tinyBox(db: Db) {
+  await ensureDefaultCatalog(db);
+  return db.box.findUniqueOrThrow({ where: { name: "local/tiny" } });
+}
+
+/** The argument arrays the stand-in received in a VM folder, in order. */
+export function fakeCalls(folder: string): string[][] {
+  const file = path.join(folder, ".vagrant/fake-calls.log");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
+}
+
+export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, label = "condition"): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const noRequest = { sourceIp: null, userAgent: null };
