@@ -11,7 +11,10 @@ const services: BackgroundService[] = [];
 type Starter = { name: string; start: () => Promise<{ stop(): Promise<void> }> | { stop(): Promise<void> } };
 
 /** Registered starters, in start order. Areas add theirs here. */
-const starters: Starter[] = [];
+const starters: Starter[] = [
+  { name: "security events (correlation rules, sshd log follower, retention)", start: async () => (await import("./events/service")).startEventServices((await import("./db")).db) },
+  { name: "VM jobs (start-up reconciliation, job runner, per-minute metering)", start: async () => (await import("./vms/services")).startVmServices((await import("./db")).db) },
+];
 
 export async function startBackgroundServices(): Promise<void> {
   for (const s of starters) {

@@ -38,12 +38,18 @@ async function sample(label: string, count: number): Promise<number[]> {
 await readVmStats([vm]);
 const idle = await sample("idle", 3);
 
-const busy = execa(env().VAGRANT_BIN, ["ssh", "-c", 'timeout 20 sh -c "while :; do :; done"'], {
+// The loop starts once `vagrant ssh` has logged in (seconds under emulation):
+// sample only after it says so.
+const busy = execa(env().VAGRANT_BIN, ["ssh", "-c", 'echo looping; timeout 20 sh -c "while :; do :; done"'], {
   cwd: folder,
   reject: false,
   stdin: "ignore",
 });
-await sleep(4000); // ssh login under emulation takes ~2 s
+await new Promise<void>((resolve, reject) => {
+  busy.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("looping") && resolve());
+  void busy.then((r) => reject(new Error(`vagrant ssh ended before the loop started: ${r.stderr || r.stdout}`)));
+});
+await readVmStats([vm]); // a baseline inside the busy period
 const loaded = await sample("busy", 4);
 await busy;
 

@@ -4,7 +4,11 @@
 #   2. a plain Vagrant project with a Vagrantfile like the app generates:
 #      up, status, ssh-config, ssh uptime, the disk grown to the asked size,
 #      the domstats reader's CPU % under a busy loop vs idle, halt, destroy;
-#      then no domain, volume or network of it is left.
+#      then no domain, volume or network of it is left;
+#   3. the app's own VM lifecycle (src/server/vms with the real vagrant):
+#      tests/real-vms/lifecycle.test.ts — create, SSH details, metrics, stop,
+#      start, restart, destroy, two at once, libvirtd stopped while VMs run,
+#      vagrant up killed mid-boot. Skip it with REAL_VMS_APP=0.
 # Everything it starts is removed on exit, also on failure (trap): guests,
 # their volumes, the network when it created it, and the daemons when it
 # started them (by their PID files).
@@ -27,6 +31,8 @@ BOX_NAME="${BOX_NAME:-local/debian12}"
 WORK="$(mktemp -d /tmp/twarga-real-vms.XXXXXX)"
 PROJECT="$WORK/e2e$(date +%s)"
 DOMAIN="$(basename "$PROJECT")_default"
+# The app's VM folders for part 3, named <vm id>; their domains <vm id>_default.
+export VM_ROOT="$WORK/vms"
 virsh() { command virsh -c "$LIBVIRT_URI" "$@"; }
 
 T0=$SECONDS
@@ -44,16 +50,22 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   printf '\n[real-vms] === cleanup (exit %d)\n' "$rc"
-  if [ -d "$PROJECT/.vagrant" ]; then
-    (cd "$PROJECT" && timeout 120 "$VAGRANT_BIN" destroy -f >/dev/null 2>&1)
-  fi
-  # Whatever Vagrant could not remove: the domain and its volumes, by name.
-  if virsh dominfo "$DOMAIN" >/dev/null 2>&1; then
-    virsh destroy "$DOMAIN" >/dev/null 2>&1
-    virsh undefine "$DOMAIN" --remove-all-storage --nvram >/dev/null 2>&1 || virsh undefine "$DOMAIN" --remove-all-storage >/dev/null 2>&1
-  fi
-  for vol in $(virsh vol-list default 2>/dev/null | awk -v d="$DOMAIN" 'index($1, d)==1 {print $1}'); do
-    virsh vol-delete --pool default "$vol" >/dev/null 2>&1
+  local folder domain
+  for folder in "$PROJECT" "$VM_ROOT"/*; do
+    [ -d "$folder" ] || continue
+    domain="$(basename "$folder")_default"
+    if [ -d "$folder/.vagrant" ]; then
+      (cd "$folder" && timeout 120 "$VAGRANT_BIN" destroy -f >/dev/null 2>&1)
+    fi
+    # Whatever Vagrant could not remove: the domain and its volumes, by name.
+    if virsh dominfo "$domain" >/dev/null 2>&1; then
+      echo "[real-vms] removing leftover domain $domain"
+      virsh destroy "$domain" >/dev/null 2>&1
+      virsh undefine "$domain" --remove-all-storage >/dev/null 2>&1
+    fi
+    for vol in $(virsh vol-list default 2>/dev/null | awk -v d="$domain" 'index($1, d)==1 {print $1}'); do
+      virsh vol-delete --pool default "$vol" >/dev/null 2>&1
+    done
   done
   if [ "$NETWORK_EXISTED" = 0 ] && virsh net-info vagrant-libvirt >/dev/null 2>&1 &&
     [ -z "$(virsh list --name | grep -v '^$')" ]; then
@@ -84,6 +96,18 @@ done_step
 virsh net-info vagrant-libvirt >/dev/null 2>&1 || NETWORK_EXISTED=0
 DOMAINS_BEFORE="$(virsh list --all --name | sort)"
 VOLUMES_BEFORE="$( (virsh vol-list default 2>/dev/null || true) | awk 'NR>2 && $1 {print $1}' | sort)"
+
+# The same domains as before, no new volume but the box's base image (kept on
+# purpose: every VM of the box is a snapshot of it), and no network we created.
+check_nothing_left() {
+  [ "$(virsh list --all --name | sort)" = "$DOMAINS_BEFORE" ] || fail "the domain list changed: $(virsh list --all --name | tr '\n' ' ')"
+  local left
+  left="$(comm -13 <(echo "$VOLUMES_BEFORE") <( (virsh vol-list default 2>/dev/null || true) | awk 'NR>2 && $1 {print $1}' | sort) | grep -v '_vagrant_box_image_' || true)"
+  [ -z "$left" ] || fail "volumes left: $left"
+  if [ "$NETWORK_EXISTED" = 0 ] && virsh net-info vagrant-libvirt >/dev/null 2>&1; then
+    fail "network vagrant-libvirt left behind"
+  fi
+}
 
 # --- 2. A plain Vagrant project ----------------------------------------------
 mkdir -p "$PROJECT"
@@ -152,10 +176,17 @@ done_step
 
 step "nothing left behind"
 virsh dominfo "$DOMAIN" >/dev/null 2>&1 && fail "domain $DOMAIN still exists"
-[ "$(virsh list --all --name | sort)" = "$DOMAINS_BEFORE" ] || fail "the domain list changed: $(virsh list --all --name | tr '\n' ' ')"
-LEFT="$(comm -13 <(echo "$VOLUMES_BEFORE") <(virsh vol-list default | awk 'NR>2 && $1 {print $1}' | sort) | grep -v '_vagrant_box_image_' || true)"
-[ -z "$LEFT" ] || fail "volumes left: $LEFT"
-if [ "$NETWORK_EXISTED" = 0 ] && virsh net-info vagrant-libvirt >/dev/null 2>&1; then
-  fail "network vagrant-libvirt left behind"
-fi
+check_nothing_left
 done_step
+
+# --- 3. The app's own lifecycle ----------------------------------------------
+if [ "${REAL_VMS_APP:-1}" = 1 ]; then
+  step "app lifecycle (src/server/vms, real vagrant)"
+  cd "$ROOT"
+  npx vitest run --config tests/real-vms/vitest.config.ts
+  done_step
+
+  step "nothing left behind by the app"
+  check_nothing_left
+  done_step
+fi

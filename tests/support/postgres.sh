@@ -3,13 +3,14 @@
 # directory, listening on 127.0.0.1 only, started with pg_ctl (Debian refuses
 # to auto-start services here and there is no systemd).
 #
-#   tests/support/postgres.sh start   # prints the URL (only stdout line)
+#   tests/support/postgres.sh start   # stdout: one line TEST_POSTGRES_URL=postgresql://…
 #   tests/support/postgres.sh stop    # stops it and deletes its directory
-#   tests/support/postgres.sh url     # prints the URL without starting
+#   tests/support/postgres.sh url     # stdout: the bare URL (does not start anything)
 #
 # Typical use (scripts/test.sh):
-#   TEST_POSTGRES_URL="$(bash tests/support/postgres.sh start)"; export TEST_POSTGRES_URL
+#   eval "$(bash tests/support/postgres.sh start)"; export TEST_POSTGRES_URL
 #   trap 'bash tests/support/postgres.sh stop' EXIT
+# Progress and errors go to stderr; a failed start exits non-zero.
 #
 # Settings (environment):
 #   TEST_POSTGRES_PORT  port on 127.0.0.1 (default 55432)
@@ -73,6 +74,8 @@ as_owner() {
 
 running() { [[ -f "$DATA/postmaster.pid" ]] && as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
+print_env() { printf 'TEST_POSTGRES_URL=%q\n' "$URL"; }
+
 ready() { as_owner "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres; }
 
 start() {
@@ -80,7 +83,7 @@ start() {
   if running; then
     ready || die "a server is running from $DATA but does not answer on port $PORT (see $LOG)"
     say "already running on port $PORT ($DATA)"
-    echo "$URL"
+    print_env
     return
   fi
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
@@ -116,7 +119,7 @@ EOF
   as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >&2 || { tail -n 30 "$LOG" >&2 || true; die "pg_ctl start failed"; }
   local i
   for i in $(seq 1 60); do
-    ready && { echo "$URL"; return; }
+    ready && { print_env; return; }
     sleep 0.5
   done
   tail -n 30 "$LOG" >&2 || true

@@ -3,11 +3,15 @@ import { createCallerFactory, createTRPCRouter } from "./trpc";
 import { meRouter } from "./routers/me";
 import { adminRouter } from "./routers/admin";
 import { metricsRouter } from "./routers/metrics";
+import { vmsRouter } from "./routers/vms";
+import { eventsRouter } from "./routers/events";
 
 export const appRouter = createTRPCRouter({
   me: meRouter,
   admin: adminRouter,
   metrics: metricsRouter,
+  vms: vmsRouter,
+  events: eventsRouter,
 });
 
 export type AppRouter = typeof appRouter;

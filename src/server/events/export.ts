@@ -3,7 +3,8 @@
 // the memory of one page. Visibility is the feed's: eventsWhere().
 import type { Db } from "../db/client";
 import type { Actor } from "../permissions";
-import { eventPages, eventsWhere, type EventFilter } from "./feed";
+import { eventPages, eventsWhere } from "./feed";
+import type { EventFilter } from "./filter";
 
 export type ExportFormat = "csv" | "jsonl";
 export const EXPORT_PAGE = 2000;

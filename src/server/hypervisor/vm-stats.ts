@@ -61,9 +61,9 @@ export class VmStatsReader {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async read(vms: readonly VmRef[]): Promise<VmStatsResult[]> {
+  /** One reading per VM; `atMs` is when the tick happened (defaults to now). */
+  async read(vms: readonly VmRef[], atMs: number = this.now()): Promise<VmStatsResult[]> {
     if (vms.length === 0) return [];
-    const atMs = this.now();
     let domains: Map<string, DomainStats>;
     try {
       const out = await this.virsh(["domstats", "--raw"]);
@@ -159,9 +159,14 @@ export class VmStatsReader {
   }
 }
 
+/** A reader using the configured virsh and libvirt URI. */
+export function createVmStatsReader(e: Env = env()): VmStatsReader {
+  return new VmStatsReader((args) => runVirsh(args, e));
+}
+
 let shared: VmStatsReader | undefined;
 /** Stats of these VMs now, from this process's shared reader (it keeps the previous readings). */
 export function readVmStats(vms: readonly VmRef[], e: Env = env()): Promise<VmStatsResult[]> {
-  shared ??= new VmStatsReader((args) => runVirsh(args, e));
+  shared ??= createVmStatsReader(e);
   return shared.read(vms);
 }

@@ -1,6 +1,7 @@
 // The live view: latest values, their age and a short trend per source, plus
 // the open alerts, for what the actor may see.
 import type { Db } from "../db/client";
+import { env } from "../env";
 import { forbidden } from "../errors";
 import { canViewHostMetrics, canViewVm, type Actor } from "../permissions";
 import { METRIC_NAMES, type MetricName, type MetricValues } from "./catalog";
@@ -71,6 +72,7 @@ export async function currentState(db: Db, actor: Actor, nowMs = Date.now()) {
   ]);
   return {
     now: nowMs,
+    intervalMs: env().SAMPLER_INTERVAL_MS,
     host: toNow(HOST_SOURCE, hostRows.get(HOST_SOURCE) ?? [], HOST_TREND_METRICS, nowMs),
     filesystems: fsSources.map((s) => ({ path: s.slice(3), ...toNow(s, fsRows.get(s) ?? [], [], nowMs) })),
     vms: vms.map((vm) => ({ id: vm.id, name: vm.name, ...toNow(vmSource(vm.id), vmRows.get(vmSource(vm.id)) ?? [], VM_TREND_METRICS, nowMs) })),
@@ -86,6 +88,7 @@ export async function vmCurrentState(db: Db, actor: Actor, vmId: string, nowMs =
   const alerts = await db.alertInstance.findMany({ where: { resolvedAt: null, source }, include: { rule: { select: { name: true, metric: true } } } });
   return {
     now: nowMs,
+    intervalMs: env().SAMPLER_INTERVAL_MS,
     ...toNow(source, rows.get(source) ?? [], VM_TREND_METRICS, nowMs),
     alerts: alerts.map((a) => ({ id: a.id, severity: a.severity, ruleName: a.rule.name, metric: a.rule.metric, openedAt: a.openedAt, lastValue: a.lastValue })),
   };

@@ -177,7 +177,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
       if (s.running) return;
       s.running = true;
       s.startedAt = now();
-      void ensureDefaultAlertRules(db).catch((err: unknown) => fail("alerts", err, {}));
+      if (alerts) void ensureDefaultAlertRules(db).catch((err: unknown) => fail("alerts", err, {}));
       timer = setInterval(scheduledTick, intervalMs);
       timer.unref?.();
       scheduledTick();

@@ -26,20 +26,19 @@ const FINER: Record<RollupTier, Tier> = { minute: "raw", hour: "minute" };
 const q = (name: string) => Prisma.raw(`"${name}"`);
 const finite = (v: number | null | undefined) => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
-/** Writes one tick: every reading becomes one row, all in one transaction. */
+const SAMPLE_COLUMNS = Prisma.join(["source", "ts", ...METRIC_NAMES].map(q), ", ");
+
+/**
+ * Writes one tick: every reading becomes one row, all in a single multi-row
+ * INSERT, which the database applies atomically (one transaction). Hand-built
+ * rather than createMany: Prisma's per-query work on this 30-column model cost
+ * more than the insert itself.
+ */
 export async function writeTick(db: Db, tsMs: number, readings: readonly Reading[]): Promise<number> {
   if (readings.length === 0) return 0;
   const ts = BigInt(Math.trunc(tsMs));
-  const data = readings.map((r) => {
-    const row: Record<string, unknown> = { source: r.source, ts };
-    for (const m of METRIC_NAMES) {
-      const v = finite(r.values[m]);
-      if (v !== null) row[m] = v;
-    }
-    return row as Prisma.MetricSampleCreateManyInput;
-  });
-  const [result] = await db.$transaction([db.metricSample.createMany({ data })]);
-  return result.count;
+  const rows = readings.map((r) => Prisma.sql`(${Prisma.join([r.source, ts, ...METRIC_NAMES.map((m) => finite(r.values[m]))], ", ")})`);
+  return db.$executeRaw`INSERT INTO "MetricSample" (${SAMPLE_COLUMNS}) VALUES ${Prisma.join(rows, ", ")}`;
 }
 
 /** SQL aggregate expressions turning finer-tier rows into one bucket's columns. */

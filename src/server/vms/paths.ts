@@ -1,14 +1,15 @@
-// Where VM folders and Vagrant's own data live. A VM's folder is always
+// Where VM folders and Vagrant's own data live. (The turbopackIgnore comments
+// stop Next's file tracer from treating these run-time paths as project files.) A VM's folder is always
 // <VM_ROOT>/<vm id>: built from the id the app generated, never from user text.
 import path from "node:path";
 import { env, type Env } from "../env";
 
 export function vmRoot(e: Env = env()): string {
-  return path.resolve(e.VM_ROOT ?? path.join(e.DATA_DIR, "vms"));
+  return path.resolve(/*turbopackIgnore: true*/ e.VM_ROOT ?? path.join(e.DATA_DIR, "vms"));
 }
 
 export function vagrantHome(e: Env = env()): string {
-  return path.resolve(e.VAGRANT_HOME ?? path.join(e.DATA_DIR, "vagrant.d"));
+  return path.resolve(/*turbopackIgnore: true*/ e.VAGRANT_HOME ?? path.join(e.DATA_DIR, "vagrant.d"));
 }
 
 const VM_ID = /^[a-z0-9]{8,64}$/;

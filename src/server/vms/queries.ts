@@ -9,6 +9,7 @@ import { currentBalance } from "./ledger";
 import { loadVisibleVm } from "./lifecycle";
 import { libvirtDomainName, vagrantHome, vmFolder } from "./paths";
 import { hourlyCost } from "./pricing";
+import { MAX_OUTPUT_CHARS } from "./runner";
 import { defaultQuota, effectiveQuota, usageOf } from "./quotas";
 import { allowedOperations, UP_STATES } from "./transitions";
 
@@ -76,7 +77,8 @@ export async function getVmDetails(db: Db, actor: Actor, vmId: string, now = new
 export async function getJobOutput(db: Db, actor: Actor, jobId: string, fromOffset = 0) {
   const job = await db.vmJob.findUnique({ where: { id: jobId }, include: { vm: { select: { ownerId: true, name: true } } } });
   if (!job || !canViewVm(actor, job.vm)) throw notFound("Job");
-  const start = fromOffset >= 0 && fromOffset <= job.output.length ? fromOffset : 0;
+  // Once the output hits its cap its start is trimmed and offsets shift: send it whole.
+  const start = fromOffset <= job.output.length && job.output.length < MAX_OUTPUT_CHARS ? fromOffset : 0;
   return {
     id: job.id,
     vmId: job.vmId,

@@ -4,6 +4,7 @@
 // lifecycle.ts). Output is written into the job row as it arrives, with the
 // current step and a progress estimate; every job ends with a reconciliation
 // from `vagrant status` and an Event.
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { VmJob, VmJobKind } from "~/generated/prisma/sqlite/client";
@@ -129,7 +130,9 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
         }
         break;
       case "DESTROY":
-        result = await run(["destroy", "-f", "--machine-readable"], limitMs);
+        // A VM whose folder never got written (or was removed by hand) has nothing for vagrant to destroy.
+        if (existsSync(vmFolder(job.vmId, e))) result = await run(["destroy", "-f", "--machine-readable"], limitMs);
+        else out.note("The VM's folder does not exist; nothing to destroy on the host");
         break;
     }
     if (result) {
@@ -180,11 +183,11 @@ export interface RunnerOptions {
   env?: Env;
 }
 
-let activeRunner: VmJobRunner | null = null;
+const startedRunners = new Set<VmJobRunner>();
 
 /** Tells this process's runner (if any) that a job was queued. */
 export function wakeJobRunner(): void {
-  activeRunner?.wake();
+  for (const runner of startedRunners) runner.wake();
 }
 
 export class VmJobRunner {
@@ -210,7 +213,7 @@ export class VmJobRunner {
   }
 
   start(): this {
-    activeRunner = this;
+    startedRunners.add(this);
     this.timer = setInterval(() => this.wake(), this.pollMs);
     this.timer.unref();
     this.wake();
@@ -274,6 +277,6 @@ export class VmJobRunner {
     this.abort.abort();
     if (this.pumping) await this.pumping;
     await Promise.allSettled([...this.inFlight.values()]);
-    if (activeRunner === this) activeRunner = null;
+    startedRunners.delete(this);
   }
 }

@@ -17,7 +17,6 @@ export interface VagrantfileInput {
 
 /** A single-quoted Ruby string literal. Control characters are refused, not escaped. */
 export function rubyString(value: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error(`refusing a control character in a Vagrantfile string: ${JSON.stringify(value)}`);
   return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }

@@ -47,11 +47,11 @@ for (const { provider, skip, title } of PROVIDERS) {
 
     it("reports schema changes that have no migration, naming the model and field", () => {
       let text = schemaText;
-      text = mutateSchema(text, /^(\s*)name(\s+)String\?$/m, "$1name$2Int");
+      text = mutateSchema(text, /(model User \{[^}]*?\n\s*name\s+)String\?/, "$1Int");
       text = mutateSchema(text, /^(\s*model User \{\n)/m, "$1  nickname String?\n");
-      text = mutateSchema(text, /(model Account \{[\s\S]*?)onDelete: Cascade\)/, "$1onDelete: Restrict)");
-      text = mutateSchema(text, /(model Event \{[\s\S]*?)(@@index\(\[createdAt, id\]\))/, "$1$2\n  @@unique([type, action])");
-      text = mutateSchema(text, /^(\s*)(@@index\(\[userId\]\))(\n\}\n\nmodel Session)/m, "$1@@index([userId, type])$3");
+      text = mutateSchema(text, /(model Account \{[^}]*?)onDelete: Cascade\)/, "$1onDelete: Restrict)");
+      text = mutateSchema(text, /(model Event \{[^}]*?)(@@index\(\[createdAt, id\]\))/, "$1$2\n  @@unique([type, action])");
+      text = mutateSchema(text, /(model Account \{[^}]*?)@@index\(\[userId\]\)/, "$1@@index([userId, type])");
       const problems = compareShapes(readDatamodel(text), provider, shape);
       const textType = provider === "postgresql" ? "text" : "TEXT";
       const intType = provider === "postgresql" ? "integer" : "INTEGER";

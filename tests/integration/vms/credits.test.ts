@@ -1,5 +1,5 @@
 // Quotas, the credit ledger and per-minute metering, with the stand-in vagrant.
-import { controlFakeVagrant, makeUser, noRequest, tinyBox } from "./harness";
+import { controlFakeVagrant, makeUser, noRequest, testDbProvider, tinyBox } from "./harness";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../../support/db";
 import { env } from "~/server/env";
@@ -23,7 +23,7 @@ const spec = (over: Partial<{ cpus: number; ramMb: number; diskGb: number }> = {
 const MIN = 60_000;
 
 beforeAll(async () => {
-  t = await createTestDb();
+  t = await createTestDb({ provider: testDbProvider });
   boxId = (await tinyBox(t.db)).id;
   admin = await makeUser(t.db, "admin@example.com", "ADMIN");
 });

@@ -59,3 +59,6 @@ export function isAlive(pid: number): boolean {
 }
 
 export const noRequest = { sourceIp: null, userAgent: null };
+
+/** SQLite by default; VMS_TEST_PROVIDER=postgresql (with TEST_POSTGRES_URL) runs the same tests on PostgreSQL. */
+export const testDbProvider: "sqlite" | "postgresql" = process.env.VMS_TEST_PROVIDER === "postgresql" ? "postgresql" : "sqlite";

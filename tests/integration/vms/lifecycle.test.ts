@@ -1,7 +1,7 @@
 // The whole VM lifecycle against the stand-in vagrant, with a real SQLite
 // database, real folders and real child processes.
-import { controlFakeVagrant, fakeCalls, isAlive, makeUser, noRequest, tinyBox, waitFor } from "./harness";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { controlFakeVagrant, fakeCalls, isAlive, makeUser, noRequest, testDbProvider, tinyBox, waitFor } from "./harness";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ let n = 0;
 const spec = () => ({ name: `vm-${++n}`, boxId, cpus: 1, ramMb: 512, diskGb: 10 });
 
 beforeAll(async () => {
-  t = await createTestDb();
+  t = await createTestDb({ provider: testDbProvider });
   boxId = (await tinyBox(t.db)).id;
 });
 afterAll(async () => t.close());
@@ -290,5 +290,21 @@ describe("start-up reconciliation", () => {
     await t.db.vm.update({ where: { id: vm.id }, data: { state: "STOPPING" } });
     await recoverInterruptedJobs(t.db);
     expect((await vmOf(vm.id)).state).toBe("RUNNING");
+  });
+});
+
+describe("destroy edge cases", () => {
+  it("destroys a VM whose folder is already gone without calling vagrant", async () => {
+    controlFakeVagrant({ up: { fail: "error" } });
+    const r = startRunner();
+    const { vm } = await createVm(t.db, alice, spec(), noRequest);
+    await r.idle();
+    expect((await vmOf(vm.id)).state).toBe("ERROR");
+    expect((await vmOf(vm.id)).error).toBe("The fake vagrant was told to fail.\nSee its control file.");
+    rmSync(vmFolder(vm.id), { recursive: true, force: true });
+    const job = await requestVmOperation(t.db, alice, vm.id, "destroy", { confirmName: vm.name }, noRequest);
+    await r.idle();
+    expect((await jobOf(job.id)).state).toBe("SUCCEEDED");
+    expect((await vmOf(vm.id)).state).toBe("DESTROYED");
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { commandOutcome, decodeField, humanText, parseMachineReadable, parseMachineReadableLine, parseSshConfig, parseStatus } from "~/server/vms/machine-readable";
 import { advanceProgress, type Progress } from "~/server/vms/progress";
 
-const FIXTURES = path.resolve(import.meta.dirname, "../../../../shared/fixtures/vagrant");
+const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/vagrant");
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), "utf8");
 
 describe("machine-readable lines", () => {

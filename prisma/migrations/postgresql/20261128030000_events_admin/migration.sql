@@ -47,3 +47,12 @@ CREATE INDEX "AuditLog_targetType_targetId_createdAt_idx" ON "AuditLog"("targetT
 
 -- CreateIndex
 CREATE INDEX "CorrelationState_lastSeenAt_idx" ON "CorrelationState"("lastSeenAt");
+
+-- AuditLog is append-only: the database itself refuses to change or remove a row.
+CREATE FUNCTION "AuditLog_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'AuditLog is append-only';
+END;
+$$;
+
+CREATE TRIGGER "AuditLog_no_update_delete" BEFORE UPDATE OR DELETE ON "AuditLog" FOR EACH ROW EXECUTE FUNCTION "AuditLog_append_only"();

@@ -41,3 +41,8 @@ CREATE INDEX "AuditLog_targetType_targetId_createdAt_idx" ON "AuditLog"("targetT
 
 -- CreateIndex
 CREATE INDEX "CorrelationState_lastSeenAt_idx" ON "CorrelationState"("lastSeenAt");
+
+-- AuditLog is append-only: the database itself refuses to change or remove a row.
+CREATE TRIGGER "AuditLog_no_update" BEFORE UPDATE ON "AuditLog" BEGIN SELECT RAISE(ABORT, 'AuditLog is append-only'); END;
+
+CREATE TRIGGER "AuditLog_no_delete" BEFORE DELETE ON "AuditLog" BEGIN SELECT RAISE(ABORT, 'AuditLog is append-only'); END;

@@ -3,7 +3,7 @@
 // or a syscall (statfs); nothing spawns a process, so a 5-second tick costs well
 // under a millisecond of CPU (see bench/sampler.ts).
 import { existsSync, readFileSync } from "node:fs";
-import { readFile, statfs } from "node:fs/promises";
+import { statfs } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import si from "systeminformation";
@@ -120,10 +120,12 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
   return {
     name: "host",
     async collect(nowMs) {
-      const [statText, diskText, netText, mem, speed, filesystems] = await Promise.all([
-        readFile(`${proc}/stat`, "utf8"),
-        readFile(`${proc}/diskstats`, "utf8"),
-        readFile(`${proc}/net/dev`, "utf8"),
+      // Files under /proc are generated in memory by the kernel: a synchronous
+      // read takes microseconds and skips the thread-pool round trip.
+      const statText = readFileSync(`${proc}/stat`, "utf8");
+      const diskText = readFileSync(`${proc}/diskstats`, "utf8");
+      const netText = readFileSync(`${proc}/net/dev`, "utf8");
+      const [mem, speed, filesystems] = await Promise.all([
         si.mem(),
         si.cpuCurrentSpeed(),
         Promise.all(paths.map(async (p) => ({ path: p, usage: await filesystemUsage(p).catch(() => null) }))),

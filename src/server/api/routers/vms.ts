@@ -1,0 +1,54 @@
+// VMs: a thin adapter over src/server/vms/. Permission checks (canViewVm,
+// canActOnVm) happen in the domain functions, which every procedure calls.
+import { z } from "zod";
+import { listEnabledBoxes } from "../../vms/catalog";
+import { currentBalance } from "../../vms/ledger";
+import { createVm, requestVmOperation } from "../../vms/lifecycle";
+import { hourlyCost } from "../../vms/pricing";
+import { getJobOutput, getVmDetails, listVmJobs, listVms, myAccount } from "../../vms/queries";
+import { createVmInputSchema, specLimits, specSchema } from "../../vms/spec";
+import { createTRPCRouter, protectedProcedure } from "../trpc";
+
+const vmId = z.object({ id: z.string().min(1).max(64) });
+const request = (ctx: { sourceIp: string | null; userAgent: string | null }) => ({ sourceIp: ctx.sourceIp, userAgent: ctx.userAgent });
+
+export const vmsRouter = createTRPCRouter({
+  list: protectedProcedure
+    .input(z.object({ includeDestroyed: z.boolean().optional() }).optional())
+    .query(({ ctx, input }) => listVms(ctx.db, ctx.actor, { includeDestroyed: input?.includeDestroyed })),
+
+  get: protectedProcedure.input(vmId).query(({ ctx, input }) => getVmDetails(ctx.db, ctx.actor, input.id)),
+
+  // Limits come from settings, so the schema is built when a request arrives.
+  create: protectedProcedure
+    .input((raw) => createVmInputSchema().parse(raw))
+    .mutation(async ({ ctx, input }) => {
+      const { vm, job } = await createVm(ctx.db, ctx.actor, input, request(ctx));
+      return { id: vm.id, jobId: job.id };
+    }),
+
+  start: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "start", {}, request(ctx))),
+  stop: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "stop", {}, request(ctx))),
+  restart: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "restart", {}, request(ctx))),
+  destroy: protectedProcedure
+    .input(vmId.extend({ confirmName: z.string().max(100) }))
+    .mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "destroy", { confirmName: input.confirmName }, request(ctx))),
+
+  jobs: protectedProcedure.input(vmId).query(({ ctx, input }) => listVmJobs(ctx.db, ctx.actor, input.id)),
+  job: protectedProcedure
+    .input(z.object({ jobId: z.string().min(1).max(64), fromOffset: z.number().int().min(0).optional() }))
+    .query(({ ctx, input }) => getJobOutput(ctx.db, ctx.actor, input.jobId, input.fromOffset)),
+
+  /** What the launch form offers: enabled boxes and the spec limits. */
+  catalog: protectedProcedure.query(async ({ ctx }) => ({ boxes: await listEnabledBoxes(ctx.db), limits: specLimits() })),
+
+  costEstimate: protectedProcedure
+    .input((raw) => specSchema().parse(raw))
+    .query(async ({ ctx, input }) => {
+      const perHour = hourlyCost(input);
+      const balance = await currentBalance(ctx.db, ctx.actor.id);
+      return { perHour, perDay: perHour * 24, balance, affordableHours: perHour > 0 ? balance / perHour : null };
+    }),
+
+  myAccount: protectedProcedure.query(({ ctx }) => myAccount(ctx.db, ctx.actor)),
+});

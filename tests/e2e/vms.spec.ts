@@ -1,0 +1,58 @@
+import { expect, test } from "@playwright/test";
+import { localApp, type E2EApp } from "./support/apps";
+import { signIn } from "./support/session";
+
+// The VM pages against the stand-in vagrant. The app must run with
+// VAGRANT_BIN=<repo>/tests/support/fake-vagrant/vagrant and VM_DRIVER=qemu;
+// E2E_VMS_APP (JSON of an E2EApp) points the spec at another instance.
+const app: E2EApp = process.env.E2E_VMS_APP ? (JSON.parse(process.env.E2E_VMS_APP) as E2EApp) : localApp;
+
+test.describe.serial("VMs", () => {
+  test.skip(!app.env.VAGRANT_BIN?.includes("fake-vagrant"), "the app under test is not using the stand-in vagrant");
+
+  test("launch with a live cost, watch the job, copy ssh, destroy by typing the name", async ({ page }) => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    await signIn(page, app, "vm-user@example.com");
+    await page.goto(`${app.url}/vms`);
+    await expect(page.getByText("No VMs yet.")).toBeVisible();
+    await page.getByTestId("launch-link").click();
+    await page.getByTestId("launch-name").fill("web-1");
+    await page.getByTestId("launch-cpus").fill("2");
+    await page.getByTestId("launch-ramMb").fill("2048");
+    await page.getByTestId("launch-diskGb").fill("20");
+    // 2 vCPU x 1 + 2 GB x 0.5 + 20 GB x 0.01 with the default prices.
+    await expect(page.getByTestId("launch-cost")).toContainText("3.20 credits per hour");
+    await page.getByTestId("launch-submit").click();
+
+    await expect(page).toHaveURL(/\/vms\/[a-z0-9]+$/);
+    await expect(page.getByTestId("vm-name")).toHaveText("web-1");
+    await expect(page.getByTestId("job-output-text")).toContainText("Machine booted and ready!", { timeout: 30_000 });
+    await expect(page.getByTestId("vm-state")).toHaveText("running");
+    await expect(page.getByTestId("ssh-command")).toContainText(/vagrant@192\.168\.121\.\d+/);
+    await expect(page.getByTestId("job-history")).toContainText("create");
+
+    await page.goto(`${app.url}/vms`);
+    await expect(page.getByTestId("vm-row").filter({ visible: true })).toHaveCount(1);
+    await page.getByRole("link", { name: "web-1" }).filter({ visible: true }).click();
+    await expect(page).toHaveURL(/\/vms\/[a-z0-9]+$/);
+    await expect(page.getByTestId("vm-name")).toHaveText("web-1");
+
+    await page.getByTestId("vm-action-destroy").click();
+    await expect(page.getByTestId("destroy-confirm")).toBeDisabled();
+    await page.getByTestId("destroy-confirm-input").fill("web-1");
+    await page.getByTestId("destroy-confirm").click();
+    await expect(page.getByTestId("vm-state")).toHaveText("destroyed", { timeout: 30_000 });
+  });
+
+  test("another user gets a 404 for that VM", async ({ page, browser }) => {
+    const owner = await browser.newPage();
+    await signIn(owner, app, "vm-user@example.com");
+    await owner.goto(`${app.url}/vms?x=1`);
+    const list = await owner.request.get(`${app.url}/api/trpc/vms.list?input=${encodeURIComponent(JSON.stringify({ json: { includeDestroyed: true } }))}`);
+    const vmId = ((await list.json()).result.data.json as Array<{ id: string }>)[0]!.id;
+    await owner.close();
+    await signIn(page, app, "someone-else@example.org");
+    const res = await page.goto(`${app.url}/vms/${vmId}`);
+    expect(res?.status()).toBe(404);
+  });
+});
