@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     setupFiles: ["tests/support/setup.ts"],
+    // next-auth imports "next/server" without an extension; inlining lets Vite resolve it.
+    server: { deps: { inline: ["next-auth", "@auth/core"] } },
   },
 });

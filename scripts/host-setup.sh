@@ -103,8 +103,14 @@ case " ${ID:-} ${ID_LIKE:-} " in
     ;;
 esac
 if [ "$(id -u)" -ne 0 ]; then
+  missing="$(missing_packages)"
+  if [ -z "$missing" ] && daemon_running libvirtd; then
+    fail "libvirtd runs, but user $(id -un) cannot use $LIBVIRT_URI" \
+      "add the user to the libvirt group: sudo usermod -aG libvirt $(id -un) (then log in again)" \
+      "or run the app as root; meanwhile it starts with VM actions disabled"
+  fi
   fail "not root: installing packages and starting libvirtd need root" \
-    "missing packages: $(missing_packages | sed 's/^$/none/')" \
+    "missing packages: ${missing:-none}; libvirtd: $(daemon_running libvirtd && echo running || echo 'not running')" \
     "run: sudo bash scripts/host-setup.sh" \
     "or ask an administrator to run it; the app starts meanwhile with VM actions disabled"
 fi

@@ -9,7 +9,7 @@ export interface Actor {
   role: Role;
 }
 
-export function isAdmin(actor: Actor | null | undefined): actor is Actor {
+export function isAdmin(actor: Actor | null | undefined): boolean {
   return actor?.role === "ADMIN";
 }
 

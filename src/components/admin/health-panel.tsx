@@ -50,7 +50,7 @@ export function HealthPanel({ initial }: { initial: Health }) {
       </Tile>
       <Tile title="Hypervisor" ok={h.host.ready}>
         <p>{h.host.message}</p>
-        {h.host.driver && <p>driver {h.host.driver.driver} ({h.host.driver.reason})</p>}
+        {h.host.driver && <p>driver in use: {h.host.driver.driver} ({h.host.driver.source === "setting" ? "from VM_DRIVER" : "detected"})</p>}
         {h.host.checks.map((c) => (
           <p key={c.component} className={c.ok ? "" : "text-red-700 dark:text-red-300"}>
             {c.component}: {c.version ?? c.detail}

@@ -44,7 +44,7 @@ export function EventFeed({ query }: { query: string }) {
 
   return (
     <div className="space-y-4">
-      <form key={query} onSubmit={onSubmit} className="grid grid-cols-2 gap-2 rounded-lg border border-gray-200 bg-white p-3 sm:grid-cols-4 lg:grid-cols-8 dark:border-gray-800 dark:bg-gray-900" data-testid="event-filters">
+      <form key={query} onSubmit={onSubmit} className="grid grid-cols-2 gap-2 rounded-lg border border-gray-200 bg-white p-3 sm:grid-cols-4 dark:border-gray-800 dark:bg-gray-900" data-testid="event-filters">
         <select name="type" defaultValue={filter.type ?? ""} className={input} aria-label="Type" onChange={(e) => e.currentTarget.form?.requestSubmit()}>
           <option value="">All types</option>
           {EVENT_TYPES.map((t) => (

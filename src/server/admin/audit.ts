@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/sqlite/client";
 import type { Db } from "../db/client";
 import { forbidden } from "../errors";
-import { decodeCursor, encodeCursor, newestFirst, olderThan } from "../events/feed";
+import { decodeCursor, newestFirst, olderThan, toPage } from "../events/feed";
 import { isAdmin, type Actor } from "../permissions";
 
 export interface AuditEntry {
@@ -61,7 +61,5 @@ export async function listAuditLog(db: Db, actor: Actor, input: z.input<typeof a
   const cursor = f.cursor ? decodeCursor(f.cursor) : null;
   if (cursor) and.push(olderThan(cursor));
   const rows = await db.auditLog.findMany({ where: { AND: and }, orderBy: newestFirst(), take: f.limit + 1 });
-  const items = rows.slice(0, f.limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > f.limit && last ? encodeCursor(last) : null };
+  return toPage(rows, f.limit);
 }

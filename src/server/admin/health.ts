@@ -1,7 +1,9 @@
 // The admin health view: one object gathering what each area reports about
 // itself. The probes are parameters so the view can be tested without a
 // hypervisor; the defaults call the areas' own functions.
+import { existsSync } from "node:fs";
 import { statfs } from "node:fs/promises";
+import path from "node:path";
 import type { Db } from "../db/client";
 import { pendingMigrations } from "../db/migrate";
 import { env, type Env } from "../env";
@@ -28,8 +30,11 @@ export const defaultProbes: HealthProbes = {
   pendingMigrations: (url) => pendingMigrations(url),
   sampler: () => runningSampler()?.stats() ?? null,
   host: () => hostReadiness(),
-  async freeBytes(path) {
-    const s = await statfs(path);
+  async freeBytes(target) {
+    // Before the first VM the folder may not exist yet: measure the filesystem it will be on.
+    let at = path.resolve(target);
+    while (!existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
+    const s = await statfs(at);
     return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
   },
   version: appVersion,

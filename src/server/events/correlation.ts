@@ -102,7 +102,7 @@ export class CorrelationEngine {
 
   /**
    * Advances the burst for `key` to the event's time and, unless this burst
-   * already raised, asks `count` whether it should; returns true when it raised.
+   * already raised, asks `shouldRaise` and raises when it says so.
    */
   private async burst(key: string, at: Date, windowMs: number, shouldRaise: () => Promise<boolean>, raise: () => Promise<unknown>) {
     const state = await this.db.correlationState.findUnique({ where: { key } });

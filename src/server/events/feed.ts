@@ -66,6 +66,13 @@ export function olderThan(c: EventCursor) {
   return { AND: [{ createdAt: { lte: c.createdAt } }, { OR: [{ createdAt: { lt: c.createdAt } }, { id: { lt: c.id } }] }] };
 }
 
+/** A page from `limit + 1` rows: the extra row only says whether there is a next page. */
+export function toPage<T extends EventCursor>(rows: T[], limit: number) {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
 export const newestFirst = () => [{ createdAt: "desc" as const }, { id: "desc" as const }];
 
 /** Keyset pages of the rows matching `where`, newest first. */
@@ -91,9 +98,7 @@ export async function listEvents(db: Db, actor: Actor, input: z.input<typeof fee
   const where = await eventsWhere(db, actor, filter);
   const after = cursor ? decodeCursor(cursor) : null;
   const rows = await db.event.findMany({ where: after ? { AND: [where, olderThan(after)] } : where, orderBy: newestFirst(), take: limit + 1 });
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  return toPage(rows, limit);
 }
 
 /** One event, if `actor` may see it. */

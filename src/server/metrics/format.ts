@@ -25,7 +25,7 @@ export function formatValue(unit: MetricUnit, value: number | null | undefined):
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
   switch (unit) {
     case "pct":
-      return `${value.toFixed(1)} %`;
+      return `${Number.isInteger(value) ? value : value.toFixed(1)} %`;
     case "bytes":
       return bytes(value);
     case "bps":

@@ -14,7 +14,7 @@ import { DomainError, forbidden } from "../errors";
 import { canViewHostMetrics, type Actor } from "../permissions";
 import { isMetricName, METRICS, type MetricName, type SourceKind } from "./catalog";
 import { HOST_SOURCE, sourceKind, vmSource } from "./sources";
-import { retentionPolicy, rollupCursor, ROLLUP_MS, TIER_TABLE, type RetentionPolicy, type Tier } from "./store";
+import { metricAggregates, retentionPolicy, rollupCursor, ROLLUP_MS, TIER_TABLE, type RetentionPolicy, type Tier } from "./store";
 import { assertCanViewVmMetrics } from "./vm-access";
 
 export const RANGES = {
@@ -95,7 +95,9 @@ export function planQuery(w: Window, nowMs: number, rawIntervalMs: number, polic
   tier ??= [...order].reverse().find((t) => holds[t]) ?? "hour";
   const res = tierResolution(tier, rawIntervalMs);
   const wanted = Math.max(res, span / MAX_POINTS);
-  const stepMs = STEPS_MS.find((s) => s >= wanted && s % Math.min(res, 60_000) === 0) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
+  // Steps of a minute or more are whole minutes or hours, so they are whole
+  // multiples of the rollup bucket they are read from.
+  const stepMs = STEPS_MS.find((s) => s >= wanted) ?? Math.ceil(wanted / 86_400_000) * 86_400_000;
   return { tier, stepMs };
 }
 
@@ -114,17 +116,7 @@ const q = (name: string) => Prisma.raw(`"${name}"`);
 
 async function aggregate(db: Db, tier: Tier, source: string, metrics: MetricName[], from: number, to: number, stepMs: number, into: Buckets): Promise<void> {
   if (from >= to) return;
-  const cols = metrics.flatMap((m, i) => {
-    if (tier === "raw")
-      return [Prisma.sql`AVG(${q(m)}) AS "a${Prisma.raw(String(i))}"`, Prisma.sql`MIN(${q(m)}) AS "l${Prisma.raw(String(i))}"`, Prisma.sql`MAX(${q(m)}) AS "h${Prisma.raw(String(i))}"`, Prisma.sql`COUNT(${q(m)}) AS "n${Prisma.raw(String(i))}"`];
-    const [avg, min, max, n] = [q(`${m}Avg`), q(`${m}Min`), q(`${m}Max`), q(`${m}N`)];
-    return [
-      Prisma.sql`SUM(${avg} * ${n}) / NULLIF(SUM(${n}), 0) AS "a${Prisma.raw(String(i))}"`,
-      Prisma.sql`MIN(${min}) AS "l${Prisma.raw(String(i))}"`,
-      Prisma.sql`MAX(${max}) AS "h${Prisma.raw(String(i))}"`,
-      Prisma.sql`COALESCE(SUM(${n}), 0) AS "n${Prisma.raw(String(i))}"`,
-    ];
-  });
+  const cols = metrics.flatMap((m, i) => metricAggregates(tier, m).map((expr, k) => Prisma.sql`${expr} AS ${Prisma.raw(`"${"alhn"[k]}${i}"`)}`));
   const step = Prisma.raw(String(Math.trunc(stepMs))); // an integer literal keeps the division integral
   const rows = await db.$queryRaw<Record<string, unknown>[]>`
     SELECT ("ts" / ${step}) * ${step} AS "b", ${Prisma.join(cols, ", ")}

@@ -206,7 +206,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
 
 // One sampler per process: the dev server re-evaluates modules on reload, so
 // the running instance is kept on globalThis and a second start returns it.
-const globalForSampler = globalThis as unknown as { twargaSampler?: Sampler };
+const globalForSampler = globalThis as unknown as { twargaSampler?: Sampler; twargaOneOffSampler?: { db: Db; sampler: Sampler } };
 
 /** Starts the process's sampler (or returns the one already running). */
 export function startSampler(opts: SamplerOptions): Sampler {
@@ -235,7 +235,15 @@ export const runningSampler = (): Sampler | null => globalForSampler.twargaSampl
 export async function collectNow(db: Db): Promise<TickResult> {
   const running = runningSampler();
   if (running) return running.tick();
-  return createSampler({ db, retentionIntervalMs: null }).tick();
+  // Kept between calls so CPU shares and rates cover the time since the last one.
+  let oneOff = globalForSampler.twargaOneOffSampler;
+  if (oneOff?.db !== db) {
+    await ensureDefaultAlertRules(db); // its ticks evaluate alerts too
+    oneOff = globalForSampler.twargaOneOffSampler = { db, sampler: createSampler({ db, retentionIntervalMs: null }) };
+    // The first reading of those deltas needs a measurable interval.
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return oneOff.sampler.tick();
 }
 
 /** Retention now (admin button): through the running sampler, else directly. */

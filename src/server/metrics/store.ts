@@ -14,7 +14,7 @@
 import { Prisma } from "../../generated/prisma/sqlite/client";
 import type { Db } from "../db/client";
 import { env } from "../env";
-import { METRIC_NAMES } from "./catalog";
+import { METRIC_NAMES, type MetricName } from "./catalog";
 import type { Reading } from "./collectors/types";
 
 export type Tier = "raw" | "minute" | "hour";
@@ -41,13 +41,15 @@ export async function writeTick(db: Db, tsMs: number, readings: readonly Reading
   return db.$executeRaw`INSERT INTO "MetricSample" (${SAMPLE_COLUMNS}) VALUES ${Prisma.join(rows, ", ")}`;
 }
 
-/** SQL aggregate expressions turning finer-tier rows into one bucket's columns. */
-function aggregateColumns(finer: Tier): Prisma.Sql[] {
-  return METRIC_NAMES.flatMap((m) => {
-    if (finer === "raw") return [Prisma.sql`AVG(${q(m)})`, Prisma.sql`MIN(${q(m)})`, Prisma.sql`MAX(${q(m)})`, Prisma.sql`COUNT(${q(m)})`];
-    const [avg, min, max, n] = [q(`${m}Avg`), q(`${m}Min`), q(`${m}Max`), q(`${m}N`)];
-    return [Prisma.sql`SUM(${avg} * ${n}) / NULLIF(SUM(${n}), 0)`, Prisma.sql`MIN(${min})`, Prisma.sql`MAX(${max})`, Prisma.sql`COALESCE(SUM(${n}), 0)`];
-  });
+/**
+ * SQL aggregates giving one metric's [avg, min, max, N] over a group of rows
+ * of `tier`: plain AVG/MIN/MAX/COUNT over raw samples, or the exact merge of
+ * rollup buckets (avg weighted by N). Used to build rollups and to read history.
+ */
+export function metricAggregates(tier: Tier, m: MetricName): [Prisma.Sql, Prisma.Sql, Prisma.Sql, Prisma.Sql] {
+  if (tier === "raw") return [Prisma.sql`AVG(${q(m)})`, Prisma.sql`MIN(${q(m)})`, Prisma.sql`MAX(${q(m)})`, Prisma.sql`COUNT(${q(m)})`];
+  const [avg, min, max, n] = [q(`${m}Avg`), q(`${m}Min`), q(`${m}Max`), q(`${m}N`)];
+  return [Prisma.sql`SUM(${avg} * ${n}) / NULLIF(SUM(${n}), 0)`, Prisma.sql`MIN(${min})`, Prisma.sql`MAX(${max})`, Prisma.sql`COALESCE(SUM(${n}), 0)`];
 }
 
 const ROLLUP_COLUMNS = Prisma.join(
@@ -62,7 +64,7 @@ function rollupInsert(tier: RollupTier, fromMs: number, toMs: number): Prisma.Sq
   const size = Prisma.raw(String(ROLLUP_MS[tier]));
   const samples = finer === "raw" ? Prisma.sql`COUNT(*)` : Prisma.sql`SUM("samples")`;
   return Prisma.sql`INSERT INTO ${q(TIER_TABLE[tier])} (${ROLLUP_COLUMNS})
-    SELECT "source", ("ts" / ${size}) * ${size}, ${samples}, ${Prisma.join(aggregateColumns(finer), ", ")}
+    SELECT "source", ("ts" / ${size}) * ${size}, ${samples}, ${Prisma.join(METRIC_NAMES.flatMap((m) => metricAggregates(finer, m)), ", ")}
     FROM ${q(TIER_TABLE[finer])}
     WHERE "ts" >= ${BigInt(fromMs)} AND "ts" < ${BigInt(toMs)}
     GROUP BY 1, 2`;

@@ -4,6 +4,8 @@
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+const ROOT = path.resolve(import.meta.dirname, "../../..");
+
 export const E2E_ROOT = path.join(tmpdir(), "twarga-e2e");
 
 export interface E2EApp {
@@ -40,6 +42,10 @@ function app(name: string, port: number, extra: Record<string, string>): E2EApp 
 
 /** The embedded default: built-in identity provider, allowed domains set. */
 export const localApp = app("local", 3100, {
+  // The stand-in that speaks Vagrant's machine-readable format; the real
+  // hypervisor is exercised by tests/real-vms.
+  VAGRANT_BIN: path.join(ROOT, "tests/support/fake-vagrant/vagrant"),
+  VM_DRIVER: "qemu",
   LOCAL_IDP: "on",
   LOCAL_IDP_PORT: "3101",
   AUTH_ALLOWED_DOMAINS: "example.com,example.org",

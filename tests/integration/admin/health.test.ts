@@ -9,7 +9,8 @@ import { createTestDb, type TestDb } from "../../support/db";
 
 let t: TestDb;
 const admin: Actor = { id: "a", email: "a@example.com", role: "ADMIN" };
-const vmRoot = mkdtempSync(path.join(tmpdir(), "vm-root-"));
+// Not created yet, as before the first VM: free space is read from its parent's filesystem.
+const vmRoot = path.join(mkdtempSync(path.join(tmpdir(), "vm-root-")), "vms");
 
 beforeAll(async () => {
   t = await createTestDb();

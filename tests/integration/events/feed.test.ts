@@ -3,7 +3,7 @@ import { exportEvents } from "~/server/events/export";
 import { decodeCursor, getEvent, listEvents } from "~/server/events/feed";
 import { eventFilterFromSearchParams, eventFilterToSearchParams, type EventFilter } from "~/server/events/filter";
 import { recordEvent } from "~/server/events/record";
-import type { Actor } from "~/server/permissions";
+import { canViewEvent, type Actor } from "~/server/permissions";
 import { createTestDb, type TestDb } from "../../support/db";
 import { PROVIDERS } from "../db/providers";
 
@@ -83,6 +83,22 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       // a filter never widens what a user sees
       expect(await all(alice, { vm: bobVm })).toEqual([]);
       expect(await all(alice, { user: bob.email })).toEqual([]);
+    });
+
+    it("agrees with canViewEvent() from permissions.ts on every event", async () => {
+      const everything = await t.db.event.findMany();
+      for (const actor of [admin, alice, bob]) {
+        const owned = new Set((await t.db.vm.findMany({ where: { ownerId: actor.id } })).map((v) => v.id));
+        const expected = everything.filter((e) => canViewEvent(actor, e, owned)).map((e) => e.id).sort();
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: Awaited<ReturnType<typeof listEvents>> = await listEvents(t.db, actor, { cursor, limit: 200 });
+          seen.push(...page.items.map((e) => e.id));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(seen.sort(), actor.email).toEqual(expected);
+      }
     });
 
     it("refuses a single event the user may not see", async () => {

@@ -138,7 +138,7 @@ describe("webhook", () => {
     expect(sleeps).toEqual([1000, 2000]);
     const delivery = await t.db.webhookDelivery.findFirstOrThrow();
     expect(delivery).toMatchObject({ status: "delivered", attempts: 3, lastStatus: 204, lastError: null, event: "alert.opened" });
-    const body = received[2]!.body as Record<string, any>;
+    const body = received[2]!.body as Record<string, unknown>;
     expect(received[2]!.headers["content-type"]).toBe("application/json");
     expect(received[2]!.headers["x-twarga-event"]).toBe("alert.opened");
     expect(body).toMatchObject({ version: 1, event: "alert.opened", deliveryId: delivery.id, alert: { status: "open", severity: "warning", source: "host", sourceKind: "host", vmId: null, metric: "fsPct", value: 95.5 }, rule: { name: "Disk", threshold: 90, clearThreshold: 85 } });
@@ -146,7 +146,7 @@ describe("webhook", () => {
     // The resolve is a second delivery.
     await ev.evaluate(t.db, [{ source: "host", values: { fsPct: 50 } }], T0 + 5000);
     await ev.idle();
-    expect((received.at(-1)!.body as Record<string, any>).event).toBe("alert.resolved");
+    expect((received.at(-1)!.body as { event: string }).event).toBe("alert.resolved");
     expect(await t.db.webhookDelivery.count({ where: { status: "delivered" } })).toBe(2);
   });
 

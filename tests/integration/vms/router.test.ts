@@ -2,15 +2,11 @@
 // for a signed-out caller; allowed for the owner and for an admin.
 import { makeUser, testDbProvider, tinyBox } from "./harness";
 import { TRPCError } from "@trpc/server";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../../support/db";
 import { createCaller } from "~/server/api/root";
 import type { Actor } from "~/server/permissions";
 import { VmJobRunner } from "~/server/vms/runner";
-
-// The context is built by hand below, so the request-based sign-in lookup
-// (Auth.js, which needs the Next runtime) is never used here.
-vi.mock("~/server/auth/actor", () => ({ getActor: async () => null }));
 
 let t: TestDb;
 let owner: Actor;

@@ -61,6 +61,12 @@ describe("sshd log parser on a Debian OpenSSH corpus", () => {
     expect(observation(corpus[10]!)).toMatchObject({ action: "ssh.accepted", method: "keyboard-interactive/pam", user: "carol" });
   });
 
+  it("reads journalctl -o short-iso lines (hosts without rsyslog can feed a file with it)", () => {
+    const o = observation("2026-11-28T01:02:03+0000 bastion sshd[77]: Failed password for invalid user pi from 192.0.2.200 port 4242 ssh2");
+    expect(o.at.toISOString()).toBe("2026-11-28T01:02:03.000Z");
+    expect(o).toMatchObject({ user: "pi", invalidUser: true, ip: "192.0.2.200" });
+  });
+
   it("puts a December line read in January into the previous year", () => {
     const o = parseSshdLine("Dec 31 23:59:59 h sshd[1]: Invalid user x from 192.0.2.1 port 1", new Date(2027, 0, 1, 0, 0, 5));
     expect(o.kind === "event" && o.observation.at).toEqual(new Date(2026, 11, 31, 23, 59, 59));

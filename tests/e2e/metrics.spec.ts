@@ -1,0 +1,54 @@
+import { expect, test } from "@playwright/test";
+import { localApp, type E2EApp } from "./support/apps";
+import { signIn, withDb } from "./support/session";
+
+// The monitoring pages with real data from this machine. "Collect now" runs a
+// real sampler tick, so the spec does not depend on the background sampler's
+// timing. E2E_METRICS_APP (JSON of an E2EApp) points it at another instance.
+const app: E2EApp = process.env.E2E_METRICS_APP ? (JSON.parse(process.env.E2E_METRICS_APP) as E2EApp) : localApp;
+
+test.describe.serial("Monitoring", () => {
+  test("an admin collects now, sees live tiles on a phone and charts for a range in the URL", async ({ page }) => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    const email = "monitor-admin@example.com";
+    await signIn(page, app, email);
+    withDb(app, (db) => db.prepare(`UPDATE User SET role = 'ADMIN' WHERE email = ?`).run(email));
+
+    await page.goto(`${app.url}/monitor/admin`);
+    await page.getByTestId("collect-now").click();
+    await expect(page.getByTestId("collect-result")).toContainText("host");
+    await expect(page.getByTestId("collect-result")).toContainText("Memory");
+    await expect(page.getByTestId("sampler-health")).toContainText("Rows raw / minute / hour");
+    await expect(page.getByTestId("alert-rules")).toContainText("Host CPU high");
+    await page.getByTestId("collect-now").click(); // a second reading, for a trend
+
+    await page.goto(`${app.url}/monitor`);
+    await expect(page.getByTestId("tile-memory-value")).toHaveText(/^\d+(\.\d)? %$/);
+    await expect(page.getByTestId("tile-disk-value")).toHaveText(/^\d+(\.\d)? %$/);
+    await expect(page.getByTestId("tile-uptime-value")).not.toHaveText("–");
+    await expect(page.getByTestId("filesystems")).toContainText("/");
+    // Nothing overflows the phone's width.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    // The tiles refresh without a reload: the freshness line keeps changing.
+    const before = await page.getByTestId("freshness").first().textContent();
+    await expect(page.getByTestId("freshness").first()).not.toHaveText(before ?? "", { timeout: 20_000 });
+
+    await page.goto(`${app.url}/monitor/history?range=1h`);
+    await expect(page.getByTestId("range-picker").getByRole("link", { name: "1h" })).toHaveAttribute("aria-current", "page");
+    await expect(page.getByTestId("history-resolution")).toContainText("raw samples");
+    await expect(page.getByTestId("chart-memPct")).not.toHaveAttribute("data-points", "0");
+    await expect(page.getByTestId("chart-memPct").locator("svg.recharts-surface").first()).toBeVisible();
+    await page.getByTestId("range-picker").getByRole("link", { name: "7d" }).click();
+    await expect(page).toHaveURL(/range=7d/);
+    await expect(page.getByTestId("history-resolution")).toContainText("hour rollups");
+  });
+
+  test("a plain user sees the live page but not the monitoring admin", async ({ page }) => {
+    await signIn(page, app, "monitor-user@example.com");
+    await page.goto(`${app.url}/monitor`);
+    await expect(page.getByTestId("host-tiles")).toBeVisible();
+    const res = await page.goto(`${app.url}/monitor/admin`);
+    expect(res?.status()).toBe(403);
+  });
+});
