@@ -14,6 +14,7 @@ type Starter = { name: string; start: () => Promise<{ stop(): Promise<void> }> |
 const starters: Starter[] = [
   { name: "security events (correlation rules, sshd log follower, retention)", start: async () => (await import("./events/service")).startEventServices((await import("./db")).db) },
   { name: "VM jobs (start-up reconciliation, job runner, per-minute metering)", start: async () => (await import("./vms/services")).startVmServices((await import("./db")).db) },
+  { name: "metrics sampler (host and VM readings, rollups, alerts, retention)", start: async () => (await import("./metrics/service")).startMetricsServices((await import("./db")).db) },
 ];
 
 export async function startBackgroundServices(): Promise<void> {

@@ -3,6 +3,7 @@
 // and start the background services. Called once from src/instrumentation.ts.
 import { env, EnvError, localIdpEnabled } from "./env";
 import { migrate } from "./db/migrate";
+import { providerOf } from "./db/client";
 import { startBackgroundServices } from "./background";
 
 const globalForStart = globalThis as unknown as { twargaStarted?: Promise<void> };
@@ -23,6 +24,12 @@ async function start() {
   } catch (err) {
     console.error(`\n[twarga] database migration failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
+  }
+  if (providerOf(e.DATABASE_URL) === "sqlite") {
+    // In WAL mode NORMAL is still crash-safe (a power cut can lose only the
+    // last commits) and spares every sampler tick an fsync.
+    const { db } = await import("./db");
+    await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
   }
   if (localIdpEnabled(e)) {
     const { startLocalIdp } = await import("./auth/local-idp");

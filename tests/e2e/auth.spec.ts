@@ -11,7 +11,7 @@ test.describe.serial("sign-in and roles", () => {
   test("the first user to sign in lands on the dashboard as admin", async ({ page }) => {
     await signIn(page, localApp, "ada@example.com", { name: "Ada" });
     await expect(page.getByTestId("shell-role")).toHaveText("admin");
-    await expect(page.getByRole("link", { name: "Admin" })).toBeVisible();
+    await expect(page.getByRole("link", { name: "Admin", exact: true })).toBeVisible();
     const res = await page.goto(`${localApp.url}/admin`);
     expect(res?.status()).toBe(200);
     await expect(page.getByTestId("admin-users")).toContainText("ada@example.com");
@@ -22,7 +22,7 @@ test.describe.serial("sign-in and roles", () => {
   test("the second user is a plain user: 403 on /admin and FORBIDDEN from an admin procedure", async ({ page }) => {
     await signIn(page, localApp, "bob@example.org", { name: "Bob" });
     await expect(page.getByTestId("shell-role")).toHaveText("user");
-    await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
+    await expect(page.getByRole("link", { name: "Admin", exact: true })).toHaveCount(0);
     const res = await page.goto(`${localApp.url}/admin`);
     expect(res?.status()).toBe(403);
     await expect(page.getByRole("heading", { name: "You do not have access to this page" })).toBeVisible();

@@ -1,28 +1,116 @@
 import type { Metadata } from "next";
 import Link from "next/link";
+import type { ReactNode } from "react";
 import { requireActor } from "~/server/auth/guard";
+import { formatMetric } from "~/server/metrics/format";
+import { api } from "~/trpc/server";
+import { VmStateBadge, formatCredits } from "~/components/vms/state-badge";
+import { SeverityBadge, formatTime } from "~/components/events/severity-badge";
 
 export const metadata: Metadata = { title: "Dashboard" };
+export const dynamic = "force-dynamic";
+
+function Card({ title, href, children }: { title: string; href: string; children: ReactNode }) {
+  return (
+    <section className="rounded-lg border border-gray-200 bg-white p-4 dark:border-gray-800 dark:bg-gray-900">
+      <div className="flex items-baseline justify-between">
+        <h2 className="font-medium">{title}</h2>
+        <Link href={href} aria-label={`Open ${title}`} className="text-sm text-blue-600 hover:underline dark:text-blue-400">
+          Open
+        </Link>
+      </div>
+      <div className="mt-3">{children}</div>
+    </section>
+  );
+}
 
 export default async function DashboardPage() {
   const actor = await requireActor();
+  const trpc = await api();
+  const [account, vms, now, events] = await Promise.all([trpc.vms.myAccount(), trpc.vms.list(), trpc.metrics.current(), trpc.events.list({ limit: 6 })]);
+  const mine = vms.filter((v) => v.ownerEmail === actor.email);
+  const running = mine.filter((v) => v.state === "RUNNING").length;
+  const host = now.host.values;
+  const stale = now.host.ageMs === null || now.host.ageMs > now.intervalMs * 3;
   return (
     <div>
-      <h1 className="text-xl font-semibold" data-testid="dashboard-title">Dashboard</h1>
-      <p className="mt-1 text-gray-600 dark:text-gray-400">Signed in as {actor.email}.</p>
-      <div className="mt-6 grid gap-3 sm:grid-cols-3">
-        <Link href="/vms" className="rounded-lg border border-gray-200 bg-white p-4 hover:border-blue-400 dark:border-gray-800 dark:bg-gray-900">
-          <h2 className="font-medium">VMs</h2>
-          <p className="text-sm text-gray-500">Launch and manage your virtual machines.</p>
-        </Link>
-        <Link href="/monitor" className="rounded-lg border border-gray-200 bg-white p-4 hover:border-blue-400 dark:border-gray-800 dark:bg-gray-900">
-          <h2 className="font-medium">Monitor</h2>
-          <p className="text-sm text-gray-500">The host and every VM, live and over time.</p>
-        </Link>
-        <Link href="/events" className="rounded-lg border border-gray-200 bg-white p-4 hover:border-blue-400 dark:border-gray-800 dark:bg-gray-900">
-          <h2 className="font-medium">Events</h2>
-          <p className="text-sm text-gray-500">Who did what, and what looks wrong.</p>
-        </Link>
+      <h1 className="text-xl font-semibold" data-testid="dashboard-title">
+        Dashboard
+      </h1>
+      <p className="mt-1 text-sm text-gray-600 dark:text-gray-400">Signed in as {actor.email}.</p>
+
+      {now.alerts.length > 0 && (
+        <div className="mt-4 rounded-lg border border-red-300 bg-red-50 p-3 text-sm dark:border-red-900 dark:bg-red-950" role="status">
+          <strong>{now.alerts.length} open alert{now.alerts.length === 1 ? "" : "s"}:</strong>{" "}
+          {now.alerts.map((a) => `${a.ruleName} (${formatMetric(a.metric as never, a.lastValue)})`).join(", ")}
+        </div>
+      )}
+
+      <div className="mt-4 grid gap-3 md:grid-cols-2">
+        <Card title="Your VMs" href="/vms">
+          <p className="text-2xl font-semibold tabular-nums">
+            {running} <span className="text-base font-normal text-gray-500">running of {mine.length}</span>
+          </p>
+          <p className="text-sm text-gray-500">
+            Quota: {account.usage.vms}/{account.quota.maxVms} VMs · {account.usage.cpus}/{account.quota.maxCpus} vCPUs · {account.usage.ramMb}/{account.quota.maxRamMb} MB RAM
+          </p>
+          <ul className="mt-2 space-y-1 text-sm">
+            {mine.slice(0, 5).map((v) => (
+              <li key={v.id} className="flex items-center justify-between gap-2">
+                <Link href={`/vms/${v.id}`} className="truncate hover:underline">
+                  {v.name}
+                </Link>
+                <VmStateBadge state={v.state} />
+              </li>
+            ))}
+          </ul>
+          <Link href="/vms/new" className="mt-3 inline-block rounded-md bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">
+            Launch a VM
+          </Link>
+        </Card>
+
+        <Card title="Credits" href="/vms">
+          <p className={`text-2xl font-semibold tabular-nums ${account.lowBalance ? "text-red-600 dark:text-red-400" : ""}`} data-testid="dashboard-balance">
+            {formatCredits(account.balance)}
+          </p>
+          <p className="text-sm text-gray-500">
+            {account.burnPerHour > 0 ? `Running VMs cost ${formatCredits(account.burnPerHour)} per hour` : "Nothing running, nothing charged."}
+            {account.lowBalance && " · Low balance: running VMs stop at zero."}
+          </p>
+        </Card>
+
+        <Card title="Host now" href="/monitor">
+          {stale ? (
+            <p className="text-sm text-gray-500">No recent reading from the sampler.</p>
+          ) : (
+            <dl className="grid grid-cols-2 gap-2 text-sm sm:grid-cols-4">
+              {(["cpuPct", "memPct", "fsPct", "swapPct"] as const).map((m) => (
+                <div key={m}>
+                  <dt className="text-gray-500">{m === "cpuPct" ? "CPU" : m === "memPct" ? "Memory" : m === "fsPct" ? "Disk" : "Swap"}</dt>
+                  <dd className="text-lg font-semibold tabular-nums">{formatMetric(m, host[m])}</dd>
+                </div>
+              ))}
+            </dl>
+          )}
+        </Card>
+
+        <Card title="Recent events" href="/events">
+          {events.items.length === 0 ? (
+            <p className="text-sm text-gray-500">Nothing yet.</p>
+          ) : (
+            <ul className="space-y-1.5 text-sm">
+              {events.items.map((e) => (
+                <li key={e.id} className="flex items-start gap-2">
+                  <SeverityBadge severity={e.severity} />
+                  <Link href={`/events/${e.id}`} className="min-w-0 flex-1 truncate hover:underline">
+                    {e.message}
+                  </Link>
+                  <time className="shrink-0 text-xs text-gray-500">{formatTime(e.createdAt)}</time>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
       </div>
     </div>
   );

@@ -13,8 +13,7 @@ import { eventFilterSchema, type EventFilter } from "./filter";
  * (destroyed VMs included: their history is still theirs).
  */
 export async function eventVisibilityWhere(db: Db, actor: Actor): Promise<Prisma.EventWhereInput> {
-  // (isAdmin is a type guard; called on an Actor it would narrow `actor` to never below.)
-  if (isAdmin(actor as Actor | null)) return {};
+  if (isAdmin(actor)) return {};
   const owned = await db.vm.findMany({ where: { ownerId: actor.id }, select: { id: true } });
   return {
     OR: [{ actorId: actor.id }, { targetUserId: actor.id }, ...(owned.length ? [{ targetVmId: { in: owned.map((v) => v.id) } }] : [])],

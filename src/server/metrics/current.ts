@@ -12,6 +12,7 @@ import { assertCanViewVmMetrics, visibleRunningVms, vmOwners } from "./vm-access
 /** How far back the sparklines reach. */
 export const TREND_MS = 5 * 60_000;
 export const HOST_TREND_METRICS = ["cpuPct", "memPct", "fsPct", "swapPct", "load1", "netRxBps", "netTxBps", "diskReadBps", "diskWriteBps"] as const satisfies readonly MetricName[];
+const VM_TILE_METRICS = ["cpuPct", "memPct", "netRxBps"] as const satisfies readonly MetricName[];
 export const VM_TREND_METRICS = ["cpuPct", "memPct", "netRxBps", "netTxBps", "diskReadBps", "diskWriteBps"] as const satisfies readonly MetricName[];
 
 export interface SourceNow {
@@ -68,14 +69,15 @@ export async function currentState(db: Db, actor: Actor, nowMs = Date.now()) {
   const [hostRows, fsRows, vmRows] = await Promise.all([
     recentRows(db, [HOST_SOURCE], since, null),
     recentRows(db, fsSources, since, ["fsSizeBytes", "fsUsedBytes", "fsPct"]),
-    recentRows(db, vms.map((vm) => vmSource(vm.id)), since, [...VM_TREND_METRICS, "memUsedBytes", "memAvailableBytes", "rssBytes"]),
+    // Only what a VM tile shows: with many VMs this is most of the payload a phone polls.
+    recentRows(db, vms.map((vm) => vmSource(vm.id)), since, VM_TILE_METRICS),
   ]);
   return {
     now: nowMs,
     intervalMs: env().SAMPLER_INTERVAL_MS,
     host: toNow(HOST_SOURCE, hostRows.get(HOST_SOURCE) ?? [], HOST_TREND_METRICS, nowMs),
     filesystems: fsSources.map((s) => ({ path: s.slice(3), ...toNow(s, fsRows.get(s) ?? [], [], nowMs) })),
-    vms: vms.map((vm) => ({ id: vm.id, name: vm.name, ...toNow(vmSource(vm.id), vmRows.get(vmSource(vm.id)) ?? [], VM_TREND_METRICS, nowMs) })),
+    vms: vms.map((vm) => ({ id: vm.id, name: vm.name, ...toNow(vmSource(vm.id), vmRows.get(vmSource(vm.id)) ?? [], ["cpuPct"], nowMs) })),
     alerts: (await openAlertsVisibleTo(db, actor)).map((a) => ({ id: a.id, source: a.source, kind: sourceKind(a.source), severity: a.severity, ruleName: a.rule.name, metric: a.rule.metric, openedAt: a.openedAt, lastValue: a.lastValue, peakValue: a.peakValue })),
   };
 }

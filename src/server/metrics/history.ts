@@ -14,7 +14,7 @@ import { DomainError, forbidden } from "../errors";
 import { canViewHostMetrics, type Actor } from "../permissions";
 import { isMetricName, METRICS, type MetricName, type SourceKind } from "./catalog";
 import { HOST_SOURCE, sourceKind, vmSource } from "./sources";
-import { metricAggregates, retentionPolicy, rollupCursor, ROLLUP_MS, TIER_TABLE, type RetentionPolicy, type Tier } from "./store";
+import { metricAggregates, retentionPolicy, rollupCursors, ROLLUP_MS, TIER_TABLE, type RetentionPolicy, type Tier } from "./store";
 import { assertCanViewVmMetrics } from "./vm-access";
 
 export const RANGES = {
@@ -172,8 +172,9 @@ export async function readHistory(db: Db, source: string, metrics: MetricName[],
     await aggregate(db, "raw", source, metrics, start, w.to, stepMs, buckets);
   } else {
     // Closed buckets from the chosen tier, then the still-open tail from finer tiers.
-    const minuteCursor = (await rollupCursor(db, "minute")) ?? start;
-    const hourCursor = tier === "hour" ? ((await rollupCursor(db, "hour")) ?? start) : minuteCursor;
+    const cursors = await rollupCursors(db);
+    const minuteCursor = cursors.minute ?? start;
+    const hourCursor = cursors.hour ?? start;
     const tierEnd = Math.min(w.to, tier === "hour" ? hourCursor : minuteCursor);
     await aggregate(db, tier, source, metrics, start, tierEnd, stepMs, buckets);
     if (tier === "hour") await aggregate(db, "minute", source, metrics, Math.max(start, tierEnd), Math.min(w.to, minuteCursor), stepMs, buckets);

@@ -76,6 +76,13 @@ export async function rollupCursor(db: Db, tier: RollupTier): Promise<number | n
   return row ? Number(row.closedThrough) : null;
 }
 
+/** Both rollup cursors in one query (the history reader needs them on every read). */
+export async function rollupCursors(db: Db): Promise<Record<RollupTier, number | null>> {
+  const rows = await db.metricRollupCursor.findMany();
+  const of = (tier: RollupTier) => rows.find((r) => r.tier === tier);
+  return { minute: of("minute") ? Number(of("minute")!.closedThrough) : null, hour: of("hour") ? Number(of("hour")!.closedThrough) : null };
+}
+
 // The cursors as this process last wrote them, so a tick in which no bucket
 // closed costs no query at all. One sampler per process writes rollups.
 const knownCursors = new WeakMap<Db, Partial<Record<RollupTier, number>>>();
