@@ -2,7 +2,7 @@
 // through @config; Tailwind 4 reads the `theme` part.
 import colors from "tailwindcss/colors";
 
-export default {
+const config = {
   darkMode: "media",
   theme: {
     extend: {
@@ -40,3 +40,5 @@ export default {
     },
   },
 };
+
+export default config;
