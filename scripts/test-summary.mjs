@@ -24,11 +24,15 @@ if (pw) {
   console.log(`playwright: ${s.expected} passed, ${s.unexpected + s.flaky} failed, ${s.skipped} skipped`);
 } else failed += 1;
 
+// The real-VM stage: the plain Vagrant lifecycle as one test, then the app's lifecycle tests.
 const real = read("real-vms.json");
 if (real) {
-  passed += real.passed;
-  failed += real.failed;
-  console.log(`real VMs: ${real.passed} passed, ${real.failed} failed`);
+  const app = read("real-vms-vitest.json");
+  const appPassed = app ? app.numPassedTests : 0;
+  const appFailed = app ? app.numFailedTests + (app.numRuntimeErrors ?? 0) : real.passed ? 1 : 0;
+  passed += real.passed + appPassed;
+  failed += real.failed + appFailed;
+  console.log(`real VMs: ${real.passed + appPassed} passed, ${real.failed + appFailed} failed`);
 }
 
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -14,6 +14,7 @@ stage() { log "== $1 ($(( $(date +%s) - STARTED_AT ))s)"; }
 cleanup() {
   local rc=$?
   [ -n "${PG_STOP:-}" ] && bash tests/support/postgres.sh stop >/dev/null 2>&1 || true
+  [ -n "${LIBVIRT_STOP:-}" ] && bash scripts/host-setup.sh --stop >/dev/null 2>&1 || true
   exit $rc
 }
 trap cleanup EXIT
@@ -21,6 +22,11 @@ trap cleanup EXIT
 stage "packages"
 apt_install chromium postgresql
 ensure_node_modules
+if [ "${TWARGA_SKIP_REAL_VMS:-0}" != "1" ]; then
+  # The hypervisor stack: real `vagrant validate` in the unit tests, real VMs at the end.
+  pgrep -x libvirtd >/dev/null || LIBVIRT_STOP=1
+  bash scripts/host-setup.sh
+fi
 
 stage "lint"
 npx eslint . --max-warnings=0
