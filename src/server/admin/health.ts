@@ -1,15 +1,13 @@
 // The admin health view: one object gathering what each area reports about
 // itself. The probes are parameters so the view can be tested without a
 // hypervisor; the defaults call the areas' own functions.
-import { existsSync } from "node:fs";
-import { statfs } from "node:fs/promises";
-import path from "node:path";
 import type { Db } from "../db/client";
 import { pendingMigrations } from "../db/migrate";
 import { env, type Env } from "../env";
 import { forbidden } from "../errors";
 import { followerStatus } from "../events/sshd-follower";
 import { hostReadiness, type HostReadiness } from "../hypervisor/readiness";
+import { filesystemUsage } from "../metrics/collectors/host";
 import { databaseBytes } from "../metrics/health";
 import { runningSampler, type SamplerStats } from "../metrics/sampler";
 import { isAdmin, type Actor } from "../permissions";
@@ -31,11 +29,8 @@ export const defaultProbes: HealthProbes = {
   sampler: () => runningSampler()?.stats() ?? null,
   host: () => hostReadiness(),
   async freeBytes(target) {
-    // Before the first VM the folder may not exist yet: measure the filesystem it will be on.
-    let at = path.resolve(target);
-    while (!existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
-    const s = await statfs(at);
-    return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    const usage = await filesystemUsage(target);
+    return { free: usage.availableBytes, total: usage.sizeBytes };
   },
   version: appVersion,
 };

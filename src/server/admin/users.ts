@@ -9,9 +9,7 @@ import { recordEvent } from "../events/record";
 import { canManageUsers, type Actor } from "../permissions";
 import { adminDestroyVm, adminStopVm, grantCredits } from "../vms/admin";
 import { balanceOf } from "../vms/ledger";
-import type { RequestInfo } from "../vms/lifecycle";
-
-const NO_REQUEST: RequestInfo = { sourceIp: null, userAgent: null };
+import { NO_REQUEST, type RequestInfo } from "../request-info";
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
 export interface Change<T> {

@@ -8,21 +8,14 @@ import { db } from "../db";
 import { getActor } from "../auth/actor";
 import { isAdmin } from "../permissions";
 import { DomainError } from "../errors";
+import { requestInfoFrom } from "../request-info";
 
-export interface RequestInfo {
-  sourceIp: string | null;
-  userAgent: string | null;
-}
 
 export async function createTRPCContext(opts: { headers: Headers }) {
   const actor = await getActor();
   return { db, actor, ...requestInfoFrom(opts.headers) };
 }
 
-export function requestInfoFrom(headers: Headers): RequestInfo {
-  const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return { sourceIp: forwarded || headers.get("x-real-ip") || null, userAgent: headers.get("user-agent") };
-}
 
 export type Context = Awaited<ReturnType<typeof createTRPCContext>>;
 

@@ -12,6 +12,7 @@ import { recordEvent } from "../events/record";
 import { configuredProviders } from "./providers";
 import { createUserWithRole, decideSignIn } from "./policy";
 import { authSecret } from "./secret";
+import { NO_REQUEST, requestInfoFrom } from "../request-info";
 
 declare module "next-auth" {
   interface Session {
@@ -19,11 +20,6 @@ declare module "next-auth" {
   }
 }
 
-function requestInfo(req: NextRequest | undefined) {
-  if (!req) return { sourceIp: null, userAgent: null };
-  const forwarded = req.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return { sourceIp: forwarded || req.headers.get("x-real-ip") || null, userAgent: req.headers.get("user-agent") };
-}
 
 /** The Prisma adapter with the app's rules: role at creation, and no session for a disabled user. */
 function appAdapter(): Adapter {
@@ -50,7 +46,7 @@ function appAdapter(): Adapter {
 
 function buildConfig(req: NextRequest | undefined): NextAuthConfig {
   const e = env();
-  const info = requestInfo(req);
+  const info = req ? requestInfoFrom(req.headers) : NO_REQUEST;
   return {
     adapter: appAdapter(),
     providers: configuredProviders().providers,

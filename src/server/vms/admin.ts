@@ -4,13 +4,12 @@ import type { Db } from "../db/client";
 import { conflict, forbidden } from "../errors";
 import { recordEvent } from "../events/record";
 import { isAdmin, type Actor } from "../permissions";
-import { enqueueOperation, loadVisibleVm, type RequestInfo } from "./lifecycle";
+import { enqueueOperation, loadVisibleVm } from "./lifecycle";
+import { NO_REQUEST, type RequestInfo } from "../request-info";
 import { checkStartAllowed, setUserQuota, type Quota } from "./quotas";
 import { refusalReason } from "./transitions";
 
 export { grantCredits } from "./ledger";
-
-const NO_REQUEST: RequestInfo = { sourceIp: null, userAgent: null };
 
 function requireAdmin(actor: Actor): void {
   if (!isAdmin(actor)) throw forbidden("Admins only.");

@@ -8,6 +8,7 @@ import { DomainError } from "../errors";
 import { recordEvent } from "../events/record";
 import { isAdmin, type Actor } from "../permissions";
 import { roundCredits } from "./pricing";
+import { NO_REQUEST, type RequestInfo } from "../request-info";
 
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
@@ -73,7 +74,7 @@ export function listLedgerEntries(db: Db, userId: string, take = 100) {
 }
 
 /** An admin grants (positive) or takes back (negative) credits; recorded and audited. */
-export async function grantCredits(db: Db, admin: Actor, input: { userId: string; amount: number; reason: string }, request: { sourceIp: string | null; userAgent: string | null } = { sourceIp: null, userAgent: null }): Promise<number> {
+export async function grantCredits(db: Db, admin: Actor, input: { userId: string; amount: number; reason: string }, request: RequestInfo = NO_REQUEST): Promise<number> {
   if (!isAdmin(admin)) throw new DomainError("FORBIDDEN", "Only admins can grant credits.");
   if (!Number.isFinite(input.amount) || input.amount === 0) throw new DomainError("BAD_REQUEST", "The amount must be a non-zero number.");
   if (!input.reason.trim()) throw new DomainError("BAD_REQUEST", "Say why the credits change.");

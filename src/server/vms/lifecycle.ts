@@ -13,13 +13,8 @@ import { checkLaunchAllowed, checkStartAllowed } from "./quotas";
 import { wakeJobRunner } from "./runner";
 import { checkBoxMinimums, createVmInputSchema, specLimits } from "./spec";
 import { OPERATIONS, refusalReason, type VmOperation } from "./transitions";
+import { NO_REQUEST, type RequestInfo } from "../request-info";
 
-export interface RequestInfo {
-  sourceIp: string | null;
-  userAgent: string | null;
-}
-
-const NO_REQUEST: RequestInfo = { sourceIp: null, userAgent: null };
 
 /** Who asked: a person, or the system itself (metering, admin bulk actions name the admin). */
 export type Requester = Actor | { id: null; email: "system" };

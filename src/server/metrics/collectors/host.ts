@@ -25,6 +25,8 @@ export function watchedPaths(e: Env = env()): string[] {
 export interface FsUsage {
   sizeBytes: number;
   usedBytes: number;
+  /** Space ordinary users can still write (root's reserve excluded). */
+  availableBytes: number;
   pct: number | null;
 }
 
@@ -40,7 +42,8 @@ export async function filesystemUsage(target: string): Promise<FsUsage> {
   const s = await statfs(p);
   const size = s.blocks * s.bsize;
   const used = (s.blocks - s.bfree) * s.bsize;
-  return { sizeBytes: size, usedBytes: used, pct: pct(used, used + s.bavail * s.bsize) };
+  const available = s.bavail * s.bsize;
+  return { sizeBytes: size, usedBytes: used, availableBytes: available, pct: pct(used, used + available) };
 }
 
 const isVmTap = (name: string) => /^(vnet|tap|macvtap)\d/.test(name);
