@@ -26,6 +26,10 @@ if [ "${TWARGA_SKIP_REAL_VMS:-0}" != "1" ]; then
   # The hypervisor stack: real `vagrant validate` in the unit tests, real VMs at the end.
   pgrep -x libvirtd >/dev/null || LIBVIRT_STOP=1
   bash scripts/host-setup.sh
+else
+  # The host readiness check behind VM actions runs the real qemu and virsh
+  # (virsh against libvirt's test driver) even with the stand-in vagrant.
+  apt_install qemu-system-x86 libvirt-clients
 fi
 
 stage "lint"

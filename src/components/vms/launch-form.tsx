@@ -7,6 +7,7 @@ import { useDeferredValue, useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
+import { useVmActionsStatus } from "./host-status";
 import { formatCredits } from "./state-badge";
 
 type Catalog = inferRouterOutputs<AppRouter>["vms"]["catalog"];
@@ -17,6 +18,7 @@ export function LaunchForm({ catalog }: { catalog: Catalog }) {
   const trpc = useTRPC();
   const router = useRouter();
   const { limits, boxes } = catalog;
+  const hostReady = useVmActionsStatus().enabled;
   const [name, setName] = useState("");
   const [boxId, setBoxId] = useState(boxes[0]?.id ?? "");
   const box = boxes.find((b) => b.id === boxId);
@@ -108,7 +110,7 @@ export function LaunchForm({ catalog }: { catalog: Catalog }) {
           {create.error.message}
         </p>
       )}
-      <button type="submit" disabled={create.isPending || !specValid} className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-700 disabled:opacity-50" data-testid="launch-submit">
+      <button type="submit" disabled={create.isPending || !specValid || !hostReady} className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-700 disabled:opacity-50" data-testid="launch-submit">
         {create.isPending ? "Launching…" : "Launch VM"}
       </button>
     </form>

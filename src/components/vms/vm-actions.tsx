@@ -4,6 +4,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { useVmActionsStatus } from "./host-status";
 
 type Action = "start" | "stop" | "restart" | "destroy";
 const LABEL: Record<Action, string> = { start: "Start", stop: "Stop", restart: "Restart", destroy: "Destroy" };
@@ -27,6 +28,7 @@ export function VmActions({ vm, compact = false }: { vm: { id: string; name: str
   const stop = useMutation(trpc.vms.stop.mutationOptions(done));
   const restart = useMutation(trpc.vms.restart.mutationOptions(done));
   const destroy = useMutation(trpc.vms.destroy.mutationOptions(done));
+  const hostReady = useVmActionsStatus().enabled;
   const pending = start.isPending || stop.isPending || restart.isPending || destroy.isPending;
   const run = (a: Action) => {
     if (a === "start") start.mutate({ id: vm.id });
@@ -42,7 +44,7 @@ export function VmActions({ vm, compact = false }: { vm: { id: string; name: str
           <button
             key={a}
             type="button"
-            disabled={pending}
+            disabled={pending || !hostReady}
             onClick={() => run(a)}
             data-testid={`vm-action-${a}`}
             className={`rounded border font-medium disabled:opacity-50 ${btn} ${

@@ -86,7 +86,7 @@ export async function checkHostReadiness(e: Env = env(), deps: ReadinessDeps = {
 }
 
 const MAX_AGE_MS = 60_000;
-let cached: { at: number; result: Promise<HostReadiness> } | undefined;
+let cached: { at: number; key: string; result: Promise<HostReadiness> } | undefined;
 
 /**
  * This host's readiness, checked at most once a minute (`virsh version` alone
@@ -94,6 +94,8 @@ let cached: { at: number; result: Promise<HostReadiness> } | undefined;
  */
 export function hostReadiness(opts: { refresh?: boolean } = {}, e: Env = env()): Promise<HostReadiness> {
   const now = Date.now();
-  if (opts.refresh || !cached || now - cached.at > MAX_AGE_MS) cached = { at: now, result: checkHostReadiness(e) };
+  // Keyed by the tools checked, so a process that switches settings (tests) never sees another host's answer.
+  const key = [e.VAGRANT_BIN, e.VIRSH_BIN, e.LIBVIRT_URI, e.VAGRANT_HOME, e.DATA_DIR].join("\0");
+  if (opts.refresh || !cached || cached.key !== key || now - cached.at > MAX_AGE_MS) cached = { at: now, key, result: checkHostReadiness(e) };
   return cached.result;
 }

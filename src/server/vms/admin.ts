@@ -1,9 +1,11 @@
 // What the admin console calls: act on any VM, stop everything, grant credits,
 // set quotas. Each function checks isAdmin itself, so no caller can skip it.
 import type { Db } from "../db/client";
+import { env, type Env } from "../env";
 import { conflict, forbidden } from "../errors";
 import { recordEvent } from "../events/record";
 import { isAdmin, type Actor } from "../permissions";
+import { assertHostReady } from "./host-gate";
 import { enqueueOperation, loadVisibleVm } from "./lifecycle";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
 import { checkStartAllowed, setUserQuota, type Quota } from "./quotas";
@@ -39,14 +41,16 @@ export async function adminDestroyVm(db: Db, admin: Actor, vmId: string, request
 }
 
 /** Asks every running VM to stop (VMs busy with another operation are skipped). */
-export async function stopAllRunningVms(db: Db, admin: Actor, reason: string, request: RequestInfo = NO_REQUEST): Promise<{ requested: string[]; skipped: string[] }> {
+export async function stopAllRunningVms(db: Db, admin: Actor, reason: string, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<{ requested: string[]; skipped: string[] }> {
   requireAdmin(admin);
+  // Said once, up front, rather than as every VM skipped.
+  await assertHostReady(e);
   const running = await db.vm.findMany({ where: { state: "RUNNING" }, select: { id: true, name: true, ownerId: true } });
   const requested: string[] = [];
   const skipped: string[] = [];
   for (const vm of running) {
     try {
-      await enqueueOperation(db, admin, vm, "stop", request);
+      await enqueueOperation(db, admin, vm, "stop", request, e);
       requested.push(vm.id);
     } catch {
       skipped.push(vm.id); // it changed state meanwhile

@@ -9,12 +9,12 @@ import { conflict, DomainError, forbidden, notFound } from "../errors";
 import { recordEvent } from "../events/record";
 import { vmDriver } from "../hypervisor/driver";
 import { canActOnVm, canViewVm, type Actor } from "../permissions";
+import { assertHostReady } from "./host-gate";
 import { checkLaunchAllowed, checkStartAllowed } from "./quotas";
 import { wakeJobRunner } from "./runner";
 import { checkBoxMinimums, createVmInputSchema, specLimits } from "./spec";
 import { OPERATIONS, refusalReason, type VmOperation } from "./transitions";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
-
 
 /** Who asked: a person, or the system itself (metering, admin bulk actions name the admin). */
 export type Requester = Actor | { id: null; email: "system" };
@@ -53,6 +53,7 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
     if (err instanceof ZodError) throw new DomainError("BAD_REQUEST", err.issues.map((i) => i.message).join(" "));
     throw err;
   }
+  await assertHostReady(e);
   const box = await db.box.findUnique({ where: { id: input.boxId } });
   if (!box?.enabled) throw new DomainError("BAD_REQUEST", "That box is not in the catalog.");
   checkBoxMinimums(input, box);
@@ -68,7 +69,7 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
       throw err;
     }
   });
-  const job = await enqueueOperation(db, actor, vm, "create", request);
+  const job = await enqueueOperation(db, actor, vm, "create", request, e);
   return { vm, job };
 }
 
@@ -82,10 +83,10 @@ export async function requestVmOperation(db: Db, actor: Actor, vmId: string, ope
     if (reason) throw conflict(reason);
     return withUserLock(vm.ownerId, async () => {
       await checkStartAllowed(db, vm.ownerId, vm, e);
-      return enqueueOperation(db, actor, vm, operation, request);
+      return enqueueOperation(db, actor, vm, operation, request, e);
     });
   }
-  return enqueueOperation(db, actor, vm, operation, request);
+  return enqueueOperation(db, actor, vm, operation, request, e);
 }
 
 /**
@@ -93,7 +94,9 @@ export async function requestVmOperation(db: Db, actor: Actor, vmId: string, ope
  * transaction. The state change is a compare-and-set on the allowed states, so
  * of two simultaneous requests exactly one wins; the other gets CONFLICT.
  */
-export async function enqueueOperation(db: Db, requester: Requester, vm: Pick<Vm, "id" | "name" | "ownerId">, operation: VmOperation, request: RequestInfo = NO_REQUEST): Promise<VmJob> {
+export async function enqueueOperation(db: Db, requester: Requester, vm: Pick<Vm, "id" | "name" | "ownerId">, operation: VmOperation, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<VmJob> {
+  // Refused before the state moves: a job queued on a host that cannot run it would only fail.
+  await assertHostReady(e);
   const rule = OPERATIONS[operation];
   const job = await db.$transaction(async (tx) => {
     const moved = await tx.vm.updateMany({ where: { id: vm.id, state: { in: [...rule.from] } }, data: { state: rule.during, error: null, errorOutput: null } });

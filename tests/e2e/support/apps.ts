@@ -46,6 +46,9 @@ export const localApp = app("local", 3100, {
   // hypervisor is exercised by tests/real-vms.
   VAGRANT_BIN: path.join(ROOT, "tests/support/fake-vagrant/vagrant"),
   VM_DRIVER: "qemu",
+  // libvirt's built-in test driver: the real virsh answers without a daemon, so
+  // the host readiness check that gates VM actions passes.
+  LIBVIRT_URI: "test:///default",
   LOCAL_IDP: "on",
   LOCAL_IDP_PORT: "3101",
   AUTH_ALLOWED_DOMAINS: "example.com,example.org",

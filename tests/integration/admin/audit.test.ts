@@ -1,5 +1,7 @@
 // Walks every procedure of the admin router: each refuses non-admins, and each
 // mutation writes exactly one AuditLog row naming the admin and the procedure.
+// VM actions here need a host that passes the readiness gate.
+import "../../support/stand-in-host";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { appRouter, createCaller } from "~/server/api/root";
 import { STOP_ALL_PHRASE } from "~/server/api/routers/admin";

@@ -1,3 +1,5 @@
+// VM actions here need a host that passes the readiness gate.
+import "../../support/stand-in-host";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bulkUserAction, deleteUser, searchUsers, setUserDisabled, setUserRole } from "~/server/admin/users";
 import type { Actor } from "~/server/permissions";

@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
+import "../../support/stand-in-host";
+
 const root = mkdtempSync(path.join(tmpdir(), "twarga-vms-"));
-process.env.VAGRANT_BIN = path.resolve(import.meta.dirname, "../../support/fake-vagrant/vagrant");
 process.env.VM_ROOT = path.join(root, "vms");
 process.env.VAGRANT_HOME = path.join(root, "vagrant.d");
-process.env.VM_DRIVER = "qemu";
 process.env.FAKE_VAGRANT_CONTROL = path.join(root, "fake-vagrant.json");
 writeFileSync(process.env.FAKE_VAGRANT_CONTROL, "{}");
 

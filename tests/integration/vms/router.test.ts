@@ -74,6 +74,7 @@ describe("signed out", () => {
     catalog: () => c.vms.catalog(),
     costEstimate: () => c.vms.costEstimate({ cpus: 1, ramMb: 512, diskGb: 10 }),
     myAccount: () => c.vms.myAccount(),
+    actionsStatus: () => c.vms.actionsStatus(),
   });
   it.each(Object.keys(everything(null as never)))("is refused %s", async (name) => {
     const proc = everything(callerFor(null))[name as keyof ReturnType<typeof everything>];
@@ -94,6 +95,7 @@ describe("owner and admin", () => {
     const tail = await c.vms.job({ jobId, fromOffset: job.length });
     expect(tail.output).toBe("");
     expect((await c.vms.list()).map((v) => v.name)).toEqual(["mine"]);
+    expect(await c.vms.actionsStatus()).toEqual({ enabled: true, message: null });
   });
 
   it("rejects hostile input at the router", async () => {

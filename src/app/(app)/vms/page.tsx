@@ -4,6 +4,7 @@ import { requireActor } from "~/server/auth/guard";
 import { canListAllVms } from "~/server/permissions";
 import { api } from "~/trpc/server";
 import { BalanceBanner } from "~/components/vms/balance-banner";
+import { HostStatusBanner } from "~/components/vms/host-status";
 import { VmList } from "~/components/vms/vm-list";
 
 export const metadata: Metadata = { title: "VMs" };
@@ -20,6 +21,7 @@ export default async function VmsPage() {
           Launch VM
         </Link>
       </div>
+      <HostStatusBanner />
       <BalanceBanner />
       <VmList initial={vms} showOwner={canListAllVms(actor)} />
     </div>

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { listEnabledBoxes } from "../../vms/catalog";
 import { currentBalance } from "../../vms/ledger";
+import { vmActionsStatus } from "../../vms/host-gate";
 import { createVm, requestVmOperation } from "../../vms/lifecycle";
 import { hourlyCost } from "../../vms/pricing";
 import { getJobOutput, getVmDetails, listVmJobs, listVms, myAccount } from "../../vms/queries";
@@ -49,6 +50,9 @@ export const vmsRouter = createTRPCRouter({
       const balance = await currentBalance(ctx.db, ctx.actor.id);
       return { perHour, perDay: perHour * 24, balance, affordableHours: perHour > 0 ? balance / perHour : null };
     }),
+
+  /** Whether the host can run VM actions now, and if not, why and how to fix it. */
+  actionsStatus: protectedProcedure.query(() => vmActionsStatus()),
 
   myAccount: protectedProcedure.query(({ ctx }) => myAccount(ctx.db, ctx.actor)),
 });

@@ -4,6 +4,7 @@ import { notFound } from "next/navigation";
 import { TRPCError } from "@trpc/server";
 import { requireActor } from "~/server/auth/guard";
 import { api } from "~/trpc/server";
+import { HostStatusBanner } from "~/components/vms/host-status";
 import { VmDetails } from "~/components/vms/vm-details";
 import { VmLiveTiles } from "~/components/metrics/vm-live-tiles";
 import { VmHistoryCharts } from "~/components/metrics/history-charts";
@@ -26,6 +27,7 @@ export default async function VmPage({ params, searchParams }: { params: Promise
       <Link href="/vms" className="text-sm text-blue-700 hover:underline dark:text-blue-300">
         ← All VMs
       </Link>
+      <HostStatusBanner />
       <VmDetails initial={vm} />
       {vm.state !== "DESTROYED" && (
         <section className="space-y-3" aria-labelledby="vm-metrics">

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { requireActor } from "~/server/auth/guard";
 import { api } from "~/trpc/server";
 import { BalanceBanner } from "~/components/vms/balance-banner";
+import { HostStatusBanner } from "~/components/vms/host-status";
 import { LaunchForm } from "~/components/vms/launch-form";
 
 export const metadata: Metadata = { title: "Launch a VM" };
@@ -13,6 +14,7 @@ export default async function NewVmPage() {
   return (
     <div className="space-y-4">
       <h1 className="text-xl font-semibold">Launch a VM</h1>
+      <HostStatusBanner />
       <BalanceBanner />
       <LaunchForm catalog={catalog} />
     </div>

@@ -1,0 +1,19 @@
+// VM actions need a host that can run VMs. While the host readiness check
+// (src/server/hypervisor/readiness.ts) fails, every VM action is refused with
+// its message, which names what is missing and how to fix it; monitoring and
+// the rest of the app keep working.
+import { DomainError } from "../errors";
+import { env, type Env } from "../env";
+import { hostReadiness } from "../hypervisor/readiness";
+
+/** Throws PRECONDITION_FAILED with the readiness message when the host cannot run VMs now. */
+export async function assertHostReady(e: Env = env()): Promise<void> {
+  const readiness = await hostReadiness({}, e);
+  if (!readiness.ready) throw new DomainError("PRECONDITION_FAILED", readiness.message);
+}
+
+/** What the VM pages show: whether VM actions are enabled, and why not. */
+export async function vmActionsStatus(e: Env = env()): Promise<{ enabled: boolean; message: string | null }> {
+  const readiness = await hostReadiness({}, e);
+  return { enabled: readiness.ready, message: readiness.ready ? null : readiness.message };
+}
