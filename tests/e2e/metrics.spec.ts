@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
 import { localApp, type E2EApp } from "./support/apps";
 import { signIn, withDb } from "./support/session";
@@ -39,9 +40,31 @@ test.describe.serial("Monitoring", () => {
     await expect(page.getByTestId("history-resolution")).toContainText("raw samples");
     await expect(page.getByTestId("chart-memPct")).not.toHaveAttribute("data-points", "0");
     await expect(page.getByTestId("chart-memPct").locator("svg.recharts-surface").first()).toBeVisible();
+    // The band: a shaded min–max area drawn from real buckets, the average line on top of it.
+    const cpuChart = page.getByTestId("chart-cpuPct");
+    await expect(cpuChart).not.toHaveAttribute("data-band-points", "0");
+    await expect(cpuChart.locator(".band-area path.recharts-area-area").first()).toHaveAttribute("d", /^M[\d.]+,[\d.]+L/);
+    await expect(cpuChart.locator(".avg-line path.recharts-line-curve").first()).toHaveAttribute("d", /^M[\d.]+,[\d.]+L/);
+    // One chart per watched filesystem ("/" is watched by default) and per network interface, with readings.
+    await expect(page.getByTestId("device-charts-fs").getByTestId("chart-fs-/")).not.toHaveAttribute("data-points", "0");
+    await expect(page.getByTestId("device-charts-fs").getByTestId("chart-fs-/").locator(".band-area path.recharts-area-area").first()).toHaveAttribute("d", /^M/);
+    if (["localhost", "127.0.0.1"].includes(new URL(app.url).hostname)) {
+      // The app runs here: the interfaces its host collector reads on this machine (not loopback, not VM taps: the rule of collectors/host.ts).
+      const nics = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).map((line) => line.split(":")[0]!.trim()).filter((name) => name && name !== "lo" && !/^(vnet|tap|macvtap)\d/.test(name));
+      if (nics.length > 0) {
+        const nicChart = page.getByTestId("device-charts-net").getByTestId(`chart-net-${nics[0]}`);
+        await expect(nicChart).not.toHaveAttribute("data-points", "0");
+        await expect(nicChart.locator(".band-area")).toHaveCount(2); // in and out
+        await expect(nicChart.locator(".avg-line path.recharts-line-curve").first()).toHaveAttribute("d", /^M/);
+      }
+    }
+    // Still nothing wider than the phone, with the device charts on the page.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
     await page.getByTestId("range-picker").getByRole("link", { name: "7d" }).click();
     await expect(page).toHaveURL(/range=7d/);
     await expect(page.getByTestId("history-resolution")).toContainText("hour rollups");
+    // The device charts follow the range in the URL too (hour rollups plus the still-open tail).
+    await expect(page.getByTestId("device-charts-fs").getByTestId("chart-fs-/")).not.toHaveAttribute("data-points", "0");
   });
 
   test("a plain user sees the live page but not the monitoring admin", async ({ page }) => {

@@ -2,8 +2,8 @@
 // fetched through the same procedures (and permission checks) as the API.
 import { api } from "~/trpc/server";
 import { METRICS, type MetricName } from "~/server/metrics/catalog";
-import type { RangeKey } from "~/server/metrics/history";
-import { HistoryChart } from "./history-chart";
+import { DEVICE_METRICS, type RangeKey } from "~/server/metrics/history";
+import { BandChart, HistoryChart } from "./history-chart";
 import type { HistoryData } from "./types";
 
 export const HOST_CHARTS: MetricName[][] = [
@@ -53,6 +53,56 @@ export async function VmHistoryCharts({ vmId, range }: { vmId: string; range: Ra
     <div className="space-y-2">
       <Resolution h={histories[0]} />
       <Charts histories={histories} />
+    </div>
+  );
+}
+
+/**
+ * One chart per watched filesystem (used %) and per network interface
+ * (in/out bytes per second), for the same range and tier choice as the host's.
+ */
+export async function HostDeviceHistoryCharts({ range }: { range: RangeKey }) {
+  const trpc = await api();
+  const devices = await trpc.metrics.hostDevices({ range });
+  const [filesystems, interfaces] = await Promise.all([
+    Promise.all(devices.filesystems.map(async (fs) => ({ ...fs, h: await trpc.metrics.deviceHistory({ source: fs.source, metrics: [...DEVICE_METRICS.fs], range }) }))),
+    Promise.all(devices.interfaces.map(async (nic) => ({ ...nic, h: await trpc.metrics.deviceHistory({ source: nic.source, metrics: [...DEVICE_METRICS.net], range }) }))),
+  ]);
+  return (
+    <div className="space-y-4">
+      <section className="space-y-2" data-testid="device-charts-fs">
+        <h2 className="text-base font-semibold">Filesystems</h2>
+        <div className="grid gap-3 md:grid-cols-2">
+          {filesystems.map(({ path, h }) => (
+            <HistoryChart key={path} testId={`chart-fs-${path}`} title={`${path} · ${METRICS.fsPct.label}`} unit={METRICS.fsPct.unit} series={{ t: h.t, ...h.series.fsPct! }} />
+          ))}
+        </div>
+      </section>
+      <section className="space-y-2" data-testid="device-charts-net">
+        <h2 className="text-base font-semibold">Network interfaces</h2>
+        {interfaces.length === 0 ? (
+          <p className="text-sm text-gray-500 dark:text-gray-400">No interface has readings in this range.</p>
+        ) : (
+          <div className="grid gap-3 md:grid-cols-2">
+            {interfaces.map(({ name, h }) => (
+              <BandChart
+                key={name}
+                testId={`chart-net-${name}`}
+                title={name}
+                unit={METRICS.netRxBps.unit}
+                t={h.t}
+                series={[
+                  { key: "netRxBps", name: METRICS.netRxBps.label, color: "blue", ...h.series.netRxBps! },
+                  { key: "netTxBps", name: METRICS.netTxBps.label, color: "emerald", ...h.series.netTxBps! },
+                ]}
+              />
+            ))}
+          </div>
+        )}
+        {devices.interfacesOmitted > 0 && (
+          <p className="text-xs text-gray-500 dark:text-gray-400">{devices.interfacesOmitted} more interfaces with readings in this range are not shown.</p>
+        )}
+      </section>
     </div>
   );
 }

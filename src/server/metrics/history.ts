@@ -13,7 +13,8 @@ import { env } from "../env";
 import { DomainError, forbidden } from "../errors";
 import { canViewHostMetrics, type Actor } from "../permissions";
 import { isMetricName, METRICS, type MetricName, type SourceKind } from "./catalog";
-import { HOST_SOURCE, sourceKind, vmSource } from "./sources";
+import { watchedPaths } from "./collectors/host";
+import { fsSource, HOST_SOURCE, netSource, sourceKind, vmSource } from "./sources";
 import { metricAggregates, retentionPolicy, rollupCursors, ROLLUP_MS, TIER_TABLE, type RetentionPolicy, type Tier } from "./store";
 import { assertCanViewVmMetrics } from "./vm-access";
 
@@ -213,4 +214,91 @@ export async function hostHistory(db: Db, actor: Actor, input: HistoryInput, now
 export async function vmHistory(db: Db, actor: Actor, vmId: string, input: HistoryInput, nowMs = Date.now()): Promise<History> {
   await assertCanViewVmMetrics(db, actor, vmId);
   return sourceHistory(db, vmSource(vmId), input, nowMs);
+}
+
+// ---------------------------------------------------------------------------
+// Per-device history: the watched filesystems and the network interfaces the
+// host collector stores as their own sources ("fs:<path>", "net:<name>").
+
+export type DeviceKind = "fs" | "net";
+
+/** What a device's chart shows. */
+export const DEVICE_METRICS = { fs: ["fsPct"], net: ["netRxBps", "netTxBps"] } as const satisfies Record<DeviceKind, readonly MetricName[]>;
+
+/** At most this many interfaces are listed for a window (a host with many bridges or veths must not list hundreds). */
+export const MAX_INTERFACES = 16;
+
+export interface HostDevices {
+  filesystems: { path: string; source: string }[];
+  interfaces: { name: string; source: string }[];
+  /** Interfaces with readings in the window beyond MAX_INTERFACES, not listed. */
+  interfacesOmitted: number;
+}
+
+/**
+ * The distinct sources starting with `prefix` that have rows in `w`, across
+ * all tiers (the hour tier for the past, raw rows for the still-open tail).
+ * A loose index scan over the (source, ts) key: it jumps from one distinct
+ * source to the next inside the prefix (one seek each, plus one for the window
+ * check), so the cost follows the number of interfaces, not of rows.
+ */
+async function sourcesWithReadings(db: Db, prefix: string, w: Window): Promise<string[]> {
+  const like = `${prefix}%`;
+  const from = BigInt(Math.floor(w.from));
+  const to = BigInt(Math.ceil(w.to));
+  const perTier = await Promise.all(
+    (["raw", "minute", "hour"] as Tier[]).map(async (tier) => {
+      const table = q(TIER_TABLE[tier]);
+      const rows = await db.$queryRaw<{ source: string }[]>`
+        WITH RECURSIVE "s"("source") AS (
+          SELECT MIN("source") FROM ${table} WHERE "source" >= ${prefix}
+          UNION ALL
+          SELECT (SELECT MIN("source") FROM ${table} WHERE "source" > "s"."source") FROM "s" WHERE "s"."source" LIKE ${like}
+        )
+        SELECT "source" FROM "s"
+        WHERE "source" LIKE ${like}
+          AND EXISTS (SELECT 1 FROM ${table} AS "m" WHERE "m"."source" = "s"."source" AND "m"."ts" >= ${from} AND "m"."ts" < ${to})`;
+      return rows.map((r) => r.source);
+    }),
+  );
+  return [...new Set(perTier.flat())].sort();
+}
+
+/** The devices with history for a window: every watched filesystem, and the interfaces with readings in it. */
+export async function hostDevices(db: Db, actor: Actor, input: Pick<HistoryInput, "range" | "from" | "to">, nowMs = Date.now()): Promise<HostDevices> {
+  if (!canViewHostMetrics(actor)) throw forbidden();
+  const w = resolveWindow(input, nowMs);
+  const nics = await sourcesWithReadings(db, netSource(""), w);
+  return {
+    filesystems: watchedPaths().map((path) => ({ path, source: fsSource(path) })),
+    interfaces: nics.slice(0, MAX_INTERFACES).map((source) => ({ name: source.slice(netSource("").length), source })),
+    interfacesOmitted: Math.max(0, nics.length - MAX_INTERFACES),
+  };
+}
+
+async function hasReadings(db: Db, source: string): Promise<boolean> {
+  for (const tier of ["raw", "minute", "hour"] as Tier[]) {
+    const rows = await db.$queryRaw<unknown[]>`SELECT 1 FROM ${q(TIER_TABLE[tier])} WHERE "source" = ${source} LIMIT 1`;
+    if (rows.length > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * The history of one watched filesystem or one network interface, planned
+ * like the host's. Any other source is refused: only watched paths and
+ * interfaces with stored readings are known.
+ */
+export async function deviceHistory(db: Db, actor: Actor, source: string, input: HistoryInput, nowMs = Date.now()): Promise<History> {
+  if (!canViewHostMetrics(actor)) throw forbidden();
+  const kind = source.startsWith(fsSource("")) ? "fs" : source.startsWith(netSource("")) ? "net" : null;
+  if (kind === null) throw bad(`Unknown source "${source}": give "fs:<watched path>" or "net:<interface>".`);
+  const name = source.slice(kind.length + 1);
+  if (kind === "fs") {
+    const watched = watchedPaths();
+    if (!watched.includes(name)) throw bad(`"${name}" is not a watched filesystem (watched: ${watched.join(", ")}).`);
+  } else if (!(await hasReadings(db, source))) {
+    throw bad(`No readings are stored for the network interface "${name}".`);
+  }
+  return sourceHistory(db, source, input, nowMs);
 }

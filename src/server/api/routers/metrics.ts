@@ -4,7 +4,7 @@ import { adminProcedure, createTRPCRouter, protectedProcedure } from "../trpc";
 import { alertRuleInput, createAlertRule, deleteAlertRule, listAlertRules, recentWebhookDeliveries, updateAlertRule } from "../../metrics/alerts/rules";
 import { currentState, openAlertCount, vmCurrentState } from "../../metrics/current";
 import { metricsHealth } from "../../metrics/health";
-import { hostHistory, MAX_METRICS, RANGE_KEYS, vmHistory } from "../../metrics/history";
+import { deviceHistory, hostDevices, hostHistory, MAX_METRICS, RANGE_KEYS, vmHistory } from "../../metrics/history";
 import { collectNow, retentionNow } from "../../metrics/sampler";
 
 const historyInput = z.object({
@@ -14,6 +14,8 @@ const historyInput = z.object({
   to: z.number().int().nonnegative().optional(),
 });
 const vmId = z.string().min(1).max(64);
+// "fs:<watched path>" or "net:<interface>"; the domain refuses any other.
+const deviceSource = z.string().min(1).max(300);
 
 export const metricsRouter = createTRPCRouter({
   current: protectedProcedure.query(({ ctx }) => currentState(ctx.db, ctx.actor)),
@@ -21,6 +23,8 @@ export const metricsRouter = createTRPCRouter({
   openAlertCount: protectedProcedure.query(({ ctx }) => openAlertCount(ctx.db, ctx.actor)),
   hostHistory: protectedProcedure.input(historyInput).query(({ ctx, input }) => hostHistory(ctx.db, ctx.actor, input)),
   vmHistory: protectedProcedure.input(historyInput.extend({ vmId })).query(({ ctx, input }) => vmHistory(ctx.db, ctx.actor, input.vmId, input)),
+  hostDevices: protectedProcedure.input(historyInput.omit({ metrics: true })).query(({ ctx, input }) => hostDevices(ctx.db, ctx.actor, input)),
+  deviceHistory: protectedProcedure.input(historyInput.extend({ source: deviceSource })).query(({ ctx, input }) => deviceHistory(ctx.db, ctx.actor, input.source, input)),
 
   collectNow: adminProcedure.mutation(({ ctx }) => collectNow(ctx.db)),
   retentionNow: adminProcedure.mutation(({ ctx }) => retentionNow(ctx.db)),

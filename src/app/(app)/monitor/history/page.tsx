@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { requireActor } from "~/server/auth/guard";
 import { isAdmin } from "~/server/permissions";
-import { HostHistoryCharts } from "~/components/metrics/history-charts";
+import { HostDeviceHistoryCharts, HostHistoryCharts } from "~/components/metrics/history-charts";
 import { MonitorNav } from "~/components/metrics/monitor-nav";
 import { parseRange, RangePicker } from "~/components/metrics/range-picker";
 
@@ -16,6 +16,7 @@ export default async function MonitorHistoryPage({ searchParams }: { searchParam
       <MonitorNav current="history" showAdmin={isAdmin(actor)} />
       <RangePicker current={range} basePath="/monitor/history" />
       <HostHistoryCharts range={range} />
+      <HostDeviceHistoryCharts range={range} />
     </div>
   );
 }
