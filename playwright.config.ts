@@ -1,5 +1,6 @@
 import { rmSync } from "node:fs";
-import { defineConfig, devices } from "@playwright/test";
+import { defineConfig } from "@playwright/test";
+import { debianChromium } from "./tests/e2e/support/browser";
 import { E2E_ROOT, EXTERNAL_CLIENT, EXTERNAL_ISSUER_PORT, externalApp, localApp } from "./tests/e2e/support/apps";
 
 // The config is evaluated by the runner and again by each worker: only the
@@ -16,15 +17,7 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 15_000 },
   reporter: [["list"]],
-  use: {
-    ...devices["Desktop Chrome"],
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-    },
-    trace: "retain-on-failure",
-    screenshot: "only-on-failure",
-  },
+  use: debianChromium,
   webServer: [
     { command: nextStart, url: `${localApp.url}/api/health`, env: localApp.env, timeout: 120_000, reuseExistingServer: false, stdout: "pipe", stderr: "pipe" },
     {

@@ -22,6 +22,11 @@ export function VmLiveTiles({ vmId }: { vmId: string }) {
   return (
     <div className="space-y-2" data-testid="vm-live-tiles">
       <Freshness ageMs={data.ageMs} intervalMs={data.intervalMs} />
+      {data.unavailable && (
+        <p role="status" className="text-sm font-medium text-amber-700 dark:text-amber-400" data-testid="vm-metrics-unavailable">
+          Readings unavailable: {data.unavailable.reason}
+        </p>
+      )}
       <div className="grid grid-cols-2 gap-2 sm:grid-cols-3">
         <MetricTile testId="vm-tile-cpu" label="CPU" value={formatMetric("cpuPct", v.cpuPct)} trend={trend("cpuPct", 100)} alert={alertOn("cpuPct")} />
         <MetricTile testId="vm-tile-memory" label="Memory" value={formatMetric("memPct", v.memPct)} detail={`${formatMetric("memUsedBytes", v.memUsedBytes)} used · RSS ${formatMetric("rssBytes", v.rssBytes)}`} trend={trend("memPct", 100)} alert={alertOn("memPct")} />

@@ -62,7 +62,9 @@ export function VmDetails({ initial }: { initial: Vm }) {
       </div>
       {vm.state === "ERROR" && vm.error && (
         <div role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
-          <p className="font-medium">{vm.error}</p>
+          <p className="font-medium" data-testid="vm-error">
+            {vm.error}
+          </p>
           {vm.errorOutput && <pre className="mt-2 max-h-48 overflow-auto whitespace-pre-wrap font-mono text-xs">{vm.errorOutput}</pre>}
         </div>
       )}

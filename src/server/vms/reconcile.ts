@@ -22,8 +22,30 @@ export interface ObservedState {
   vagrantState: string | null;
 }
 
+export interface ObserveOptions {
+  /**
+   * vagrant-libvirt says "inaccessible" for a domain that runs but has no
+   * address yet: a guest still booting after its `vagrant up` was killed, or
+   * libvirt's DHCP lagging. Vagrant is asked again this often, for up to
+   * INACCESSIBLE_RECHECKS times, before the VM is called ERROR.
+   */
+  recheckMs?: number;
+}
+
+const INACCESSIBLE_RECHECKS = 12;
+const INACCESSIBLE_RECHECK_MS = 5_000;
+
 /** Asks `vagrant status --machine-readable` and maps the answer onto our states. */
-export async function observeVm(vmId: string, operation: VmOperation | null, e: Env = env()): Promise<ObservedState> {
+export async function observeVm(vmId: string, operation: VmOperation | null, e: Env = env(), opts: ObserveOptions = {}): Promise<ObservedState> {
+  let observed = await observeOnce(vmId, operation, e);
+  for (let i = 0; i < INACCESSIBLE_RECHECKS && observed.vagrantState === "inaccessible"; i++) {
+    await new Promise((r) => setTimeout(r, opts.recheckMs ?? INACCESSIBLE_RECHECK_MS));
+    observed = await observeOnce(vmId, operation, e);
+  }
+  return observed;
+}
+
+async function observeOnce(vmId: string, operation: VmOperation | null, e: Env): Promise<ObservedState> {
   const folder = vmFolder(vmId, e);
   if (!existsSync(folder)) {
     if (operation === "destroy") return { state: "DESTROYED", error: null, vagrantState: null };

@@ -15,7 +15,7 @@ import type { VmDriver } from "../hypervisor/driver";
 import { commandOutcome, humanText, parseMachineReadableLine } from "./machine-readable";
 import { vmFolder } from "./paths";
 import { advanceProgress, type Progress } from "./progress";
-import { observeVm, settleVm } from "./reconcile";
+import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";
 import { renderVagrantfile } from "./vagrantfile";
 import { runVagrant, type VagrantResult } from "./vagrant-cli";
@@ -96,6 +96,7 @@ interface RunContext {
   e: Env;
   timeouts: JobTimeouts;
   signal: AbortSignal;
+  observe?: ObserveOptions;
 }
 
 /** Runs one claimed job to its end. Never throws: failures end the job as FAILED. */
@@ -150,7 +151,7 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
   // Whatever happened, the VM's row follows what Vagrant now reports.
   out.note("Reading the VM's state");
   await out.flush();
-  const observed = await observeVm(job.vmId, operation, e);
+  const observed = await observeVm(job.vmId, operation, e, ctx.observe);
   const ok = failure === null;
   const booted = ok && observed.state === "RUNNING" && (job.kind === "CREATE" || job.kind === "START" || job.kind === "RESTART");
   const vmError = observed.state === "ERROR" ? (failure ?? observed.error) : failure;
@@ -181,6 +182,8 @@ export interface RunnerOptions {
   pollMs?: number;
   timeouts?: Partial<JobTimeouts>;
   env?: Env;
+  /** How Vagrant's "inaccessible" is re-checked after a job (tests shorten it). */
+  observe?: ObserveOptions;
 }
 
 const startedRunners = new Set<VmJobRunner>();
@@ -201,6 +204,7 @@ export class VmJobRunner {
   private readonly max: number;
   private readonly timeouts: JobTimeouts;
   private readonly pollMs: number;
+  private readonly observe: ObserveOptions | undefined;
 
   constructor(
     private readonly db: Db,
@@ -210,6 +214,7 @@ export class VmJobRunner {
     this.max = options.maxParallel ?? this.e.VM_MAX_PARALLEL_JOBS;
     this.timeouts = { ...jobTimeouts(this.e), ...options.timeouts };
     this.pollMs = options.pollMs ?? 1000;
+    this.observe = options.observe;
   }
 
   start(): this {
@@ -242,7 +247,7 @@ export class VmJobRunner {
         if (!next) return;
         const claimed = await this.db.vmJob.updateMany({ where: { id: next.id, state: "QUEUED" }, data: { state: "RUNNING", startedAt: new Date() } });
         if (claimed.count === 0) continue; // another runner took it
-        const running = executeJob({ ...next, state: "RUNNING" }, { db: this.db, e: this.e, timeouts: this.timeouts, signal: this.abort.signal })
+        const running = executeJob({ ...next, state: "RUNNING" }, { db: this.db, e: this.e, timeouts: this.timeouts, signal: this.abort.signal, observe: this.observe })
           .catch((err) => console.error(`[vms] job ${next.id} crashed:`, err))
           .finally(() => {
             this.inFlight.delete(next.id);

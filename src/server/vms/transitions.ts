@@ -66,6 +66,8 @@ export function stateFromVagrant(vagrantState: string, context: { operation: VmO
     case "not_created":
       if (context.operation === "destroy") return { state: "DESTROYED", error: null };
       return { state: "ERROR", error: "The virtual machine does not exist on the host (Vagrant reports it as not created)." };
+    case "inaccessible":
+      return { state: "ERROR", error: "The VM runs but Vagrant cannot reach it (no network address from libvirt's DHCP). Start it again, or destroy it." };
     default:
       return { state: "ERROR", error: `Vagrant reports an unexpected state: ${vagrantState}.` };
   }

@@ -17,7 +17,8 @@ export interface E2EApp {
   env: Record<string, string>;
 }
 
-function app(name: string, port: number, extra: Record<string, string>): E2EApp {
+/** An app instance with its own port and data folder under E2E_ROOT. */
+export function e2eApp(name: string, port: number, extra: Record<string, string>): E2EApp {
   const dataDir = path.join(E2E_ROOT, name);
   const dbFile = path.join(dataDir, "app.db");
   const url = `http://localhost:${port}`;
@@ -41,7 +42,7 @@ function app(name: string, port: number, extra: Record<string, string>): E2EApp 
 }
 
 /** The embedded default: built-in identity provider, allowed domains set. */
-export const localApp = app("local", 3100, {
+export const localApp = e2eApp("local", 3100, {
   // The stand-in that speaks Vagrant's machine-readable format; the real
   // hypervisor is exercised by tests/real-vms.
   VAGRANT_BIN: path.join(ROOT, "tests/support/fake-vagrant/vagrant"),
@@ -58,7 +59,7 @@ export const EXTERNAL_ISSUER_PORT = 3201;
 export const EXTERNAL_CLIENT = { id: "twarga-e2e", secret: "e2e-external-client-secret" };
 
 /** An app that knows only an external OIDC issuer (a separate process). */
-export const externalApp = app("external", 3200, {
+export const externalApp = e2eApp("external", 3200, {
   LOCAL_IDP: "off",
   AUTH_OIDC_ISSUER: `http://127.0.0.1:${EXTERNAL_ISSUER_PORT}`,
   AUTH_OIDC_ID: EXTERNAL_CLIENT.id,

@@ -162,6 +162,30 @@ describe("failures", () => {
     expect((await vmOf(vm.id)).state).toBe("RUNNING");
   });
 
+  it("a VM Vagrant briefly calls inaccessible (running, no address yet) is asked again and ends RUNNING", async () => {
+    controlFakeVagrant({ status: { transientState: "inaccessible", transientTimes: 2 } });
+    const r = startRunner({ observe: { recheckMs: 20 } });
+    const { vm } = await createVm(t.db, alice, spec(), noRequest);
+    await r.idle();
+    expect(await vmOf(vm.id)).toMatchObject({ state: "RUNNING", error: null });
+    const statusCalls = fakeCalls(vmFolder(vm.id)).filter((a) => a[0] === "status");
+    expect(statusCalls).toHaveLength(3);
+  });
+
+  it("a VM that stays inaccessible ends in ERROR that says why, and can be destroyed", async () => {
+    controlFakeVagrant({ status: { transientState: "inaccessible", transientTimes: 1000 } });
+    const r = startRunner({ observe: { recheckMs: 5 } });
+    const { vm } = await createVm(t.db, alice, spec(), noRequest);
+    await r.idle();
+    const failed = await vmOf(vm.id);
+    expect(failed.state).toBe("ERROR");
+    expect(failed.error).toMatch(/^The VM runs but Vagrant cannot reach it/);
+    controlFakeVagrant({});
+    await requestVmOperation(t.db, alice, vm.id, "destroy", { confirmName: failed.name }, noRequest);
+    await r.idle();
+    expect((await vmOf(vm.id)).state).toBe("DESTROYED");
+  });
+
   it("a hung vagrant is killed with its whole process tree at the time limit", async () => {
     controlFakeVagrant({ up: { hang: true } });
     const r = startRunner({ timeouts: { CREATE: 1500 } });

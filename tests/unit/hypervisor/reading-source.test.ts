@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createVmReadingSource } from "~/server/hypervisor/reading-source";
 import { VmStatsReader } from "~/server/hypervisor/vm-stats";
-import { createVmCollector } from "~/server/metrics/collectors/vms";
+import { createVmCollector, vmUnavailability } from "~/server/metrics/collectors/vms";
 
 const VAGRANT_DOMAIN = readFileSync(path.join(import.meta.dirname, "../../fixtures/virsh/domstats-vagrant-domain.txt"), "utf8");
 
@@ -33,5 +33,8 @@ describe("the sampler's VM source", () => {
       { source: "vm:vm1", values: expect.objectContaining({ cpuPct: 50, memPct: 11.35, memAvailableBytes: 413444 * 1024 }) },
     ]);
     expect(calls).toEqual([["domstats", "--raw"], ["domstats", "--raw"]]);
+    // The page says why vm2 has no readings; vm1 has them.
+    expect(vmUnavailability("vm2")).toEqual({ reason: "no libvirt domain vm2_default", at: 6_000 });
+    expect(vmUnavailability("vm1")).toBeNull();
   });
 });

@@ -26,13 +26,30 @@ export interface VmReadingSource {
   read(nowMs: number): Promise<VmReading[]>;
 }
 
+/**
+ * Why a VM had no reading at the last tick of this process's sampler (libvirt
+ * down, domain gone), so its page can say so instead of only going stale.
+ * Cleared by its next reading.
+ */
+const unavailableVms = new Map<string, { reason: string; at: number }>();
+
+export function vmUnavailability(vmId: string): { reason: string; at: number } | null {
+  return unavailableVms.get(vmId) ?? null;
+}
+
 export function createVmCollector(source: VmReadingSource): Collector {
   return {
     name: "vms",
     async collect(nowMs) {
       const readings = await source.read(nowMs);
+      const listed = new Set(readings.map((r) => r.vmId));
+      for (const vmId of unavailableVms.keys()) if (!listed.has(vmId)) unavailableVms.delete(vmId); // no longer running
       return readings.flatMap((r) => {
-        if (r.status !== "ok") return [];
+        if (r.status !== "ok") {
+          unavailableVms.set(r.vmId, { reason: r.reason ?? "no reading from the hypervisor", at: nowMs });
+          return [];
+        }
+        unavailableVms.delete(r.vmId);
         const { memUsedBytes: used, memAvailableBytes: avail } = r;
         return [
           {
