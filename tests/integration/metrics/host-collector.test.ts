@@ -1,6 +1,7 @@
 // The host collector on this very machine: values in range, rates never
 // negative, and not a single child process per tick.
 import childProcess from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { METRICS, type MetricName } from "~/server/metrics/catalog";
@@ -36,6 +37,10 @@ describe("host collector (real machine)", () => {
       expect(host.cpuCount).toBe(os.availableParallelism());
       expect(host.memTotalBytes).toBe(os.totalmem());
       expect(host.memUsedBytes! + host.memAvailableBytes!).toBe(host.memTotalBytes);
+      expect(host.swapUsedBytes).toBeLessThanOrEqual(host.swapTotalBytes!);
+      // A clock wherever the kernel publishes one (cpufreq, or x86's "cpu MHz").
+      const hasClock = existsSync("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq") || /^cpu MHz/m.test(readFileSync("/proc/cpuinfo", "utf8"));
+      if (hasClock) expect(host.cpuMhz).toBeGreaterThan(0);
       expect(host.load1).toBeGreaterThanOrEqual(0);
       expect(Math.abs(host.uptimeS! - os.uptime())).toBeLessThan(5);
       expect(host.fsSizeBytes).toBeGreaterThan(host.fsUsedBytes!);

@@ -1,18 +1,20 @@
 // The host collector: CPU, load, memory, swap, watched filesystems, disk and
 // network rates, uptime. Every source read here is a file under /proc or /sys
 // or a syscall (statfs); nothing spawns a process, so a 5-second tick costs well
-// under a millisecond of CPU (see bench/sampler.ts).
-import { existsSync, readFileSync } from "node:fs";
+// under a millisecond of CPU (see bench/sampler.ts). The files are parsed here
+// (./procfs) rather than through systeminformation: the calls of it that would
+// fit either spawn a shell on Linux or re-read the same files with more work
+// per tick (see procfs.ts).
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import si from "systeminformation";
 import { env, type Env } from "../../env";
 import { vmRoot } from "../../vms/paths";
 import type { MetricValues } from "../catalog";
 import { CounterRates, pct } from "../rates";
 import { fsSource, HOST_SOURCE, netSource } from "../sources";
-import { cpuPercents, parseDiskstats, parseNetDev, parseProcStat, type CpuTimes } from "./procfs";
+import { cpuPercents, parseCpuinfoMhz, parseDiskstats, parseMeminfo, parseNetDev, parseProcStat, type CpuTimes } from "./procfs";
 import type { Collector, Reading } from "./types";
 
 /** The filesystems to watch: METRICS_WATCHED_PATHS, else "/" and the VM root. */
@@ -76,6 +78,43 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
     return known;
   };
 
+  // CPU clock: cpufreq's current frequency per CPU where the kernel has cpufreq
+  // (kHz; bare metal), else /proc/cpuinfo's "cpu MHz" (VMs usually have no
+  // cpufreq). The list of CPUs is fixed for the life of the process.
+  let cpufreqFiles: string[] = [];
+  try {
+    cpufreqFiles = readdirSync(`${sys}/devices/system/cpu`)
+      .filter((name) => /^cpu\d+$/.test(name))
+      .map((name) => `${sys}/devices/system/cpu/${name}/cpufreq/scaling_cur_freq`)
+      .filter((file) => existsSync(file));
+  } catch {
+    // No sysfs CPU tree: fall back to /proc/cpuinfo.
+  }
+  let cpuinfoHasMhz = true;
+  const cpuMhz = (): number | null => {
+    if (cpufreqFiles.length > 0) {
+      let khz = 0;
+      let read = 0;
+      for (const file of cpufreqFiles) {
+        try {
+          const v = Number(readFileSync(file, "utf8"));
+          if (v > 0) {
+            khz += v;
+            read++;
+          }
+        } catch {
+          // A CPU taken offline loses its cpufreq directory; average the rest.
+        }
+      }
+      return read > 0 ? Math.round(khz / read / 1000) : null;
+    }
+    if (!cpuinfoHasMhz) return null;
+    const mhz = parseCpuinfoMhz(readFileSync(`${proc}/cpuinfo`, "utf8"));
+    // An architecture without "cpu MHz" lines will not grow them: stop reading.
+    if (mhz === null) cpuinfoHasMhz = false;
+    return mhz !== null && mhz > 0 ? Math.round(mhz) : null;
+  };
+
   let prevCpu: CpuTimes | null = null;
 
   function measure(statText: string, diskText: string, netText: string, nowMs: number) {
@@ -128,28 +167,28 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
       const statText = readFileSync(`${proc}/stat`, "utf8");
       const diskText = readFileSync(`${proc}/diskstats`, "utf8");
       const netText = readFileSync(`${proc}/net/dev`, "utf8");
-      const [mem, speed, filesystems] = await Promise.all([
-        si.mem(),
-        si.cpuCurrentSpeed(),
-        Promise.all(paths.map(async (p) => ({ path: p, usage: await filesystemUsage(p).catch(() => null) }))),
-      ]);
+      const mem = parseMeminfo(readFileSync(`${proc}/meminfo`, "utf8"));
+      if (!mem) throw new Error(`${proc}/meminfo has no MemTotal`);
+      const mhz = cpuMhz();
+      const filesystems = await Promise.all(paths.map(async (p) => ({ path: p, usage: await filesystemUsage(p).catch(() => null) })));
       const { values, nics } = measure(statText, diskText, netText, nowMs);
       const [load1, load5, load15] = os.loadavg();
-      const memUsed = mem.total - mem.available;
+      const memUsed = mem.totalBytes - mem.availableBytes;
+      const swapUsed = mem.swapTotalBytes - mem.swapFreeBytes;
       Object.assign(values, {
         load1,
         load5,
         load15,
         cpuCount: os.availableParallelism(),
-        cpuMhz: speed.avg > 0 ? Math.round(speed.avg * 1000) : null,
-        memTotalBytes: mem.total,
+        cpuMhz: mhz,
+        memTotalBytes: mem.totalBytes,
         memUsedBytes: memUsed,
-        memAvailableBytes: mem.available,
-        memPct: pct(memUsed, mem.total),
-        swapTotalBytes: mem.swaptotal,
-        swapUsedBytes: mem.swapused,
+        memAvailableBytes: mem.availableBytes,
+        memPct: pct(memUsed, mem.totalBytes),
+        swapTotalBytes: mem.swapTotalBytes,
+        swapUsedBytes: swapUsed,
         // No swap configured means nothing can be swapped: 0 %, not unknown.
-        swapPct: mem.swaptotal > 0 ? pct(mem.swapused, mem.swaptotal) : 0,
+        swapPct: mem.swapTotalBytes > 0 ? pct(swapUsed, mem.swapTotalBytes) : 0,
         uptimeS: Math.round(os.uptime()),
       } satisfies MetricValues);
 
