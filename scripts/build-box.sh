@@ -183,6 +183,38 @@ EOF
 mkdir -p "$ROOTFS/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/ssh-host-keys.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/ssh-host-keys.service"
 
+# The hostname from the SMBIOS serial the app's Vagrantfile sets
+# ("twarga-hostname=<name>", src/server/vms/vagrantfile.ts), at boot before the
+# network: Vagrant then finds it set and skips its own hostname change, which
+# restarts networking and costs tens of seconds per launch under emulation.
+cat >"$ROOTFS/usr/local/sbin/hostname-from-smbios" <<'EOF'
+#!/bin/sh
+serial="$(cat /sys/class/dmi/id/product_serial 2>/dev/null)" || exit 0
+case "$serial" in twarga-hostname=*) name="${serial#twarga-hostname=}" ;; *) exit 0 ;; esac
+printf '%s\n' "$name" | grep -Eqx '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?' || exit 0
+[ "$(cat /etc/hostname 2>/dev/null)" = "$name" ] || echo "$name" >/etc/hostname
+hostname "$name"
+grep -qx "127.0.1.1	$name" /etc/hosts || { sed -i '/^127\.0\.1\.1[[:space:]]/d' /etc/hosts; printf '127.0.1.1\t%s\n' "$name" >>/etc/hosts; }
+EOF
+chmod 755 "$ROOTFS/usr/local/sbin/hostname-from-smbios"
+cat >"$ROOTFS/etc/systemd/system/hostname-from-smbios.service" <<'EOF'
+[Unit]
+Description=Hostname from the VM's SMBIOS serial
+DefaultDependencies=no
+After=local-fs.target systemd-remount-fs.service
+Before=network-pre.target systemd-networkd.service ssh.service sysinit.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/hostname-from-smbios
+
+[Install]
+WantedBy=sysinit.target
+EOF
+mkdir -p "$ROOTFS/etc/systemd/system/sysinit.target.wants"
+ln -sf /etc/systemd/system/hostname-from-smbios.service "$ROOTFS/etc/systemd/system/sysinit.target.wants/hostname-from-smbios.service"
+
 # Grow the root partition and filesystem to the disk the VM was given (the box
 # disk is 2 GiB; a VM asks for more).
 cat >"$ROOTFS/usr/local/sbin/grow-root" <<'EOF'

@@ -4,6 +4,9 @@
 import type { VmDriver } from "../hypervisor/driver";
 import { VM_NAME_PATTERN } from "./spec";
 
+/** The SMBIOS system serial the local boxes read their hostname from (scripts/build-box.sh). */
+export const HOSTNAME_SERIAL_PREFIX = "twarga-hostname=";
+
 export interface VagrantfileInput {
   vmId: string;
   boxName: string;
@@ -48,6 +51,11 @@ Vagrant.configure("2") do |config|
     lv.cpus = ${positiveInt("cpus", input.cpus)}
     lv.memory = ${positiveInt("ramMb", input.ramMb)}
     lv.machine_virtual_size = ${positiveInt("diskGb", input.diskGb)}
+    # The local boxes take their hostname from this SMBIOS serial at boot,
+    # before the network is up; Vagrant then finds it set and skips its own
+    # hostname change, which restarts the guest's networking (slow under
+    # emulation). Other boxes ignore it and Vagrant sets the name as usual.
+    lv.sysinfo = { 'system' => { 'serial' => ${rubyString(`${HOSTNAME_SERIAL_PREFIX}${input.hostname}`)} } }
   end
 end
 `;

@@ -86,5 +86,7 @@ describe("refusals before anything is written", () => {
   it("writes nothing outside the folder it is given", () => {
     mkdirSync(path.join(work, "x"), { recursive: true });
     expect(renderVagrantfile(base)).not.toMatch(/\.\.\//);
+    // The hostname for the local boxes' boot-time unit (scripts/build-box.sh reads the same prefix).
+    expect(renderVagrantfile(base)).toContain(`lv.sysinfo = { 'system' => { 'serial' => 'twarga-hostname=web-1' } }`);
   });
 });
