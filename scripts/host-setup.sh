@@ -129,6 +129,16 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# --- /dev/kvm as udev would leave it -----------------------------------------
+# Debian's udev rules make /dev/kvm root:kvm 0660; without udev (containers) it
+# can stay root-only. libvirt then finds KVM unusable for its QEMU user while
+# its cached QEMU capabilities say KVM, throws the cache away and probes QEMU
+# again at every start: a minute under emulation before the first VM starts.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]; then
+  log "giving /dev/kvm to group kvm, mode 0660 (as Debian's udev rules do)"
+  chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
+
 # --- Daemons -----------------------------------------------------------------
 mkdir -p "$RUN_DIR"
 if systemd_runs; then

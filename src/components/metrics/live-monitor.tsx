@@ -90,7 +90,7 @@ export function LiveMonitor({ initial }: { initial: CurrentState }) {
         <div className="mb-2 flex flex-wrap items-baseline justify-between gap-2">
           <h2 className="text-base font-semibold">Host</h2>
           <span>
-            <Freshness ageMs={data.host.ageMs} intervalMs={data.intervalMs} />
+            <Freshness ageMs={data.host.ageMs} intervalMs={data.intervalMs} sampledAt={data.host.ts} />
             {isError && <span className="ml-2 text-xs text-red-600">refresh failed, retrying</span>}
           </span>
         </div>

@@ -45,12 +45,12 @@ export function MetricTile({
 }
 
 /** "updated 4 s ago", or a warning when the source stopped reporting. */
-export function Freshness({ ageMs, intervalMs }: { ageMs: number | null; intervalMs: number }) {
+export function Freshness({ ageMs, intervalMs, sampledAt }: { ageMs: number | null; intervalMs: number; sampledAt?: number | null }) {
   if (ageMs === null) return <span className="text-xs text-gray-500">no data yet</span>;
   const s = Math.max(0, Math.round(ageMs / 1000));
   const stale = ageMs > 3 * intervalMs;
   return (
-    <span className={`text-xs ${stale ? "font-medium text-amber-700 dark:text-amber-400" : "text-gray-500 dark:text-gray-400"}`} data-testid="freshness">
+    <span className={`text-xs ${stale ? "font-medium text-amber-700 dark:text-amber-400" : "text-gray-500 dark:text-gray-400"}`} data-testid="freshness" data-sampled-at={sampledAt ?? undefined}>
       {stale ? "stale: " : ""}updated {s < 120 ? `${s} s` : `${Math.round(s / 60)} min`} ago
     </span>
   );

@@ -21,7 +21,7 @@ export function VmLiveTiles({ vmId }: { vmId: string }) {
   };
   return (
     <div className="space-y-2" data-testid="vm-live-tiles">
-      <Freshness ageMs={data.ageMs} intervalMs={data.intervalMs} />
+      <Freshness ageMs={data.ageMs} intervalMs={data.intervalMs} sampledAt={data.ts} />
       {data.unavailable && (
         <p role="status" className="text-sm font-medium text-amber-700 dark:text-amber-400" data-testid="vm-metrics-unavailable">
           Readings unavailable: {data.unavailable.reason}

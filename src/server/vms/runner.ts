@@ -88,7 +88,7 @@ async function writeVagrantfile(db: Db, vmId: string, e: Env): Promise<void> {
   const folder = vmFolder(vm.id, e);
   await mkdir(folder, { recursive: true });
   const driver: VmDriver = vm.driver === "kvm" ? "kvm" : "qemu";
-  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: vm.box.name, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver, libvirtUri: e.LIBVIRT_URI }));
+  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: vm.box.name, osFamily: vm.box.osFamily, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver, libvirtUri: e.LIBVIRT_URI }));
 }
 
 interface RunContext {

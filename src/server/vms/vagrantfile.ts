@@ -7,9 +7,18 @@ import { VM_NAME_PATTERN } from "./spec";
 /** The SMBIOS system serial the local boxes read their hostname from (scripts/build-box.sh). */
 export const HOSTNAME_SERIAL_PREFIX = "twarga-hostname=";
 
+/**
+ * Vagrant guest plugins (vagrant 2.3, plugins/guests) a catalog OS family may
+ * name. Naming the guest skips Vagrant's detection, dozens of SSH round trips
+ * on every `up` (about 20 s under emulation); another family is detected as usual.
+ */
+const VAGRANT_GUESTS = new Set(["alma", "alpine", "amazon", "arch", "centos", "debian", "fedora", "freebsd", "gentoo", "kali", "mint", "nixos", "openbsd", "redhat", "rocky", "suse", "ubuntu"]);
+
 export interface VagrantfileInput {
   vmId: string;
   boxName: string;
+  /** The catalog's OS family of the box. */
+  osFamily?: string;
   hostname: string;
   cpus: number;
   ramMb: number;
@@ -41,7 +50,8 @@ export function renderVagrantfile(input: VagrantfileInput): string {
 Vagrant.configure("2") do |config|
   config.vm.box = ${rubyString(input.boxName)}
   config.vm.hostname = ${rubyString(input.hostname)}
-  config.vm.synced_folder ".", "/vagrant", disabled: true
+${input.osFamily && VAGRANT_GUESTS.has(input.osFamily) ? `  config.vm.guest = :${input.osFamily}
+` : ""}  config.vm.synced_folder ".", "/vagrant", disabled: true
   # The boxes carry Vagrant's well-known key only.
   config.ssh.insert_key = false
 

@@ -24,7 +24,7 @@ const limits = specLimits(parseEnv({}));
 const base: VagrantfileInput = { vmId: "ckvm00000000000000000001", boxName: "local/tiny", hostname: "web-1", cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", libvirtUri: "qemu:///system" };
 
 const shapes: Array<[string, VagrantfileInput]> = [
-  ["smallest spec, qemu driver", { ...base, cpus: limits.cpus.min, ramMb: limits.ramMb.min, diskGb: limits.diskGb.min }],
+  ["smallest spec, qemu driver, debian guest", { ...base, osFamily: "debian", cpus: limits.cpus.min, ramMb: limits.ramMb.min, diskGb: limits.diskGb.min }],
   ["largest spec, kvm driver", { ...base, driver: "kvm", cpus: limits.cpus.max, ramMb: limits.ramMb.max, diskGb: limits.diskGb.max, hostname: "a".repeat(63) }],
   ["box without an org, one-letter hostname", { ...base, boxName: "debian12", hostname: "x" }],
   ["box name with dots and underscores", { ...base, boxName: "generic_org/debian-12.5_x64", hostname: "db-0-replica" }],
@@ -86,6 +86,10 @@ describe("refusals before anything is written", () => {
   it("writes nothing outside the folder it is given", () => {
     mkdirSync(path.join(work, "x"), { recursive: true });
     expect(renderVagrantfile(base)).not.toMatch(/\.\.\//);
+    // A known OS family names Vagrant's guest plugin; anything else is left to detection.
+    expect(renderVagrantfile({ ...base, osFamily: "debian" })).toContain("\n  config.vm.guest = :debian\n");
+    expect(renderVagrantfile({ ...base, osFamily: "debian; system('id')" })).not.toContain("config.vm.guest");
+    expect(renderVagrantfile(base)).not.toContain("config.vm.guest");
     // The hostname for the local boxes' boot-time unit (scripts/build-box.sh reads the same prefix).
     expect(renderVagrantfile(base)).toContain(`lv.sysinfo = { 'system' => { 'serial' => 'twarga-hostname=web-1' } }`);
   });
