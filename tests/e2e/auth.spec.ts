@@ -77,6 +77,20 @@ test.describe.serial("sign-in and roles", () => {
     expect(users.n).toBe(0);
   });
 
+  test("repeated refusals from one address raise the brute-force correlation in the running app", async ({ page }) => {
+    // The refusals are recorded by the route handlers; the correlation rules run
+    // in the background services started by instrumentation: this proves the
+    // two share one event stream in a production build. ("auth.brute_force" is
+    // RAISED.bruteForce in src/server/events/correlation.ts.)
+    for (let i = 0; i < 5; i++) {
+      await signIn(page, localApp, `mallory${i}@evil.test`, { expectLanding: false });
+      await expect(page).toHaveURL(/\/signin\/refused\?reason=not-allowed/);
+    }
+    await expect
+      .poll(() => (withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Event WHERE action = ?`).get("auth.brute_force")) as { n: number }).n, { timeout: 15_000 })
+      .toBe(1);
+  });
+
   test("sign-out ends the session and records an event", async ({ page }) => {
     await signIn(page, localApp, "erin@example.com");
     await signOut(page);

@@ -25,7 +25,11 @@ export interface EventInput {
 }
 
 type EventListener = (event: { id: string; type: EventType; action: string; severity: Severity; createdAt: Date; sourceIp: string | null; actorId: string | null; details: Record<string, unknown> | null }) => void | Promise<void>;
-const listeners = new Set<EventListener>();
+// On globalThis: Next bundles the instrumentation hook (where the correlation
+// rules subscribe) apart from the route handlers (where most events are
+// recorded), each with its own copy of this module; one set serves both.
+const globalForListeners = globalThis as unknown as { twargaEventListeners?: Set<EventListener> };
+const listeners = (globalForListeners.twargaEventListeners ??= new Set<EventListener>());
 
 /** Subscribes to every recorded event (correlation rules, live feed). Returns an unsubscribe. */
 export function onEvent(listener: EventListener): () => void {

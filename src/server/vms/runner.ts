@@ -186,7 +186,10 @@ export interface RunnerOptions {
   observe?: ObserveOptions;
 }
 
-const startedRunners = new Set<VmJobRunner>();
+// On globalThis: the runner starts from the instrumentation hook, jobs are
+// queued from route handlers, and Next gives each bundle its own module copy.
+const globalForRunners = globalThis as unknown as { twargaJobRunners?: Set<VmJobRunner> };
+const startedRunners = (globalForRunners.twargaJobRunners ??= new Set<VmJobRunner>());
 
 /** Tells this process's runner (if any) that a job was queued. */
 export function wakeJobRunner(): void {

@@ -31,7 +31,10 @@ export interface VmReadingSource {
  * down, domain gone), so its page can say so instead of only going stale.
  * Cleared by its next reading.
  */
-const unavailableVms = new Map<string, { reason: string; at: number }>();
+// On globalThis: Next bundles the instrumentation hook (which runs the sampler)
+// apart from the route handlers that read this, each with its own module copy.
+const globalForVms = globalThis as unknown as { twargaUnavailableVms?: Map<string, { reason: string; at: number }> };
+const unavailableVms = (globalForVms.twargaUnavailableVms ??= new Map());
 
 export function vmUnavailability(vmId: string): { reason: string; at: number } | null {
   return unavailableVms.get(vmId) ?? null;
