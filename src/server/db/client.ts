@@ -14,6 +14,15 @@ export function providerOf(url: string): Provider {
   return /^postgres(ql)?:\/\//.test(url) ? "postgresql" : "sqlite";
 }
 
+// Prisma's client object is a proxy (instanceof does not tell them apart):
+// remember which clients talk to PostgreSQL.
+const postgresClients = new WeakSet<object>();
+
+/** Which database a client talks to (for the few queries whose SQL differs). */
+export function providerOfClient(db: Db): Provider {
+  return postgresClients.has(db) ? "postgresql" : "sqlite";
+}
+
 /** Resolves `file:./x.db` against the working directory into an absolute path. */
 export function sqlitePath(url: string): string {
   const raw = url.replace(/^file:/, "").replace(/\?.*$/, "");
@@ -24,7 +33,9 @@ export function createDatabaseClient(url: string): Db {
   if (providerOf(url) === "postgresql") {
     const adapter = new PrismaPg({ connectionString: url });
     // Same schema, same model types: only the provider differs.
-    return new PgClient({ adapter }) as unknown as Db;
+    const client = new PgClient({ adapter }) as unknown as Db;
+    postgresClients.add(client);
+    return client;
   }
   const file = sqlitePath(url);
   mkdirSync(path.dirname(file), { recursive: true });

@@ -3,7 +3,7 @@
 // both go through eventsWhere(), so the two can never disagree on who sees what.
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/sqlite/client";
-import type { Db } from "../db/client";
+import { providerOfClient, type Db } from "../db/client";
 import { isAdmin, type Actor } from "../permissions";
 import { eventFilterSchema, type EventFilter } from "./filter";
 
@@ -32,7 +32,11 @@ async function filterWhere(db: Db, f: EventFilter): Promise<Prisma.EventWhereInp
     const id = email ? (await db.user.findUnique({ where: { email }, select: { id: true } }))?.id : f.user;
     and.push({ OR: [...(id ? [{ actorId: id }, { targetUserId: id }] : []), ...(email ? [{ actorEmail: email }] : [])] });
   }
-  if (f.q) and.push({ OR: [{ message: { contains: f.q } }, { actorEmail: { contains: f.q } }, { sourceIp: { contains: f.q } }] });
+  if (f.q) {
+    // Case-insensitive on both: SQLite's LIKE already is (for ASCII); PostgreSQL needs ILIKE.
+    const text = (providerOfClient(db) === "postgresql" ? { contains: f.q, mode: "insensitive" } : { contains: f.q }) as { contains: string };
+    and.push({ OR: [{ message: text }, { actorEmail: text }, { sourceIp: text }] });
+  }
   return and;
 }
 

@@ -80,6 +80,8 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       expect(await all(admin, { vm: aliceVm })).toEqual(["admin stopped a1", "alice created a1"]);
       expect(await all(admin, { q: "203.0.113" })).toEqual(["Brute force suspected from 203.0.113.5", "SSH: failed password for root from 203.0.113.5"]);
       expect(await all(admin, { q: "admin@example" })).toEqual(["admin disabled alice", "admin stopped a1"]);
+      // Case does not matter, on SQLite and on PostgreSQL alike.
+      expect(await all(admin, { q: "BRUTE force" })).toEqual(["Brute force suspected from 203.0.113.5"]);
       // a filter never widens what a user sees
       expect(await all(alice, { vm: bobVm })).toEqual([]);
       expect(await all(alice, { user: bob.email })).toEqual([]);
