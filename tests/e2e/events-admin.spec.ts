@@ -26,6 +26,9 @@ test.describe.serial("events and admin console", () => {
     expect(csv.split("\r\n")[0]).toMatch(/^id,createdAt,type,action,severity/);
     expect(csv).toContain(`${USER} signed in`);
     expect(csv).not.toContain(ADMIN);
+    // Taking the log out is itself in the log, with who and from where.
+    const recorded = withDb(app, (db) => db.prepare(`SELECT type, sourceIp, message FROM Event WHERE action = 'events.export' AND actorEmail = ?`).all(USER)) as Array<{ type: string; sourceIp: string | null; message: string }>;
+    expect(recorded).toEqual([{ type: "auth", sourceIp: expect.any(String), message: `${USER} exported the event feed as CSV.` }]);
   });
 
   test("the admin's feed filters through the URL, shows details, and updates live", async ({ page, browser }) => {
@@ -38,8 +41,10 @@ test.describe.serial("events and admin console", () => {
     await page.getByLabel("Search").fill(USER);
     await page.getByRole("button", { name: "Filter" }).click();
     await expect(page).toHaveURL(/q=events-user%40example\.com/);
-    await expect(page.getByTestId("event-row").first()).toContainText(`${USER} signed in`);
-    await page.getByTestId("event-row").first().getByRole("button").click();
+    // Newest first: the user's export (an auth event too) sits above the sign-in.
+    await expect(page.getByTestId("event-row").first()).toContainText(`${USER} exported the event feed as CSV.`);
+    const signedIn = page.getByTestId("event-row").filter({ hasText: `${USER} signed in` }).first();
+    await signedIn.getByRole("button").click();
     await expect(page.getByTestId("event-json")).toContainText('"provider"');
     await expect(page.getByTestId("export-jsonl")).toHaveAttribute("href", /format=jsonl.*type=auth/);
 

@@ -2,9 +2,11 @@
 // page (keyset pages of EXPORT_PAGE rows) so a million events stream out with
 // the memory of one page. Visibility is the feed's: eventsWhere().
 import type { Db } from "../db/client";
-import type { Actor } from "../permissions";
+import { isAdmin, type Actor } from "../permissions";
+import { NO_REQUEST, type RequestInfo } from "../request-info";
 import { eventPages, eventsWhere } from "./feed";
 import type { EventFilter } from "./filter";
+import { recordEvent } from "./record";
 
 export type ExportFormat = "csv" | "jsonl";
 export const EXPORT_PAGE = 2000;
@@ -33,9 +35,33 @@ export function jsonLine(row: ExportRow): string {
   return JSON.stringify(Object.fromEntries(COLUMNS.map((c) => [c, row[c] ?? null]))) + "\n";
 }
 
+/**
+ * Records who took an export of the feed, with which filter and from where,
+ * before it streams: taking the security log out is itself worth a line in it.
+ * An admin's export (it can hold everyone's events) is an admin action.
+ */
+export async function recordEventsExport(db: Db, actor: Actor, filter: EventFilter, format: ExportFormat, request: RequestInfo = NO_REQUEST) {
+  const filterText = Object.entries(filter)
+    .filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`)
+    .join(" ");
+  return recordEvent(db, {
+    type: isAdmin(actor) ? "admin" : "auth",
+    action: "events.export",
+    message: `${actor.email} exported the event feed as ${format === "csv" ? "CSV" : "JSON lines"}${filterText ? ` (${filterText})` : ""}.`,
+    actorId: actor.id,
+    actorEmail: actor.email,
+    sourceIp: request.sourceIp,
+    userAgent: request.userAgent,
+    details: { format, filter: Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) },
+  });
+}
+
 /** The export as text chunks (one per page), for a streamed response body. */
-export async function* exportEvents(db: Db, actor: Actor, filter: EventFilter, format: ExportFormat, pageSize = EXPORT_PAGE): AsyncGenerator<string> {
-  const where = await eventsWhere(db, actor, filter);
+export async function* exportEvents(db: Db, actor: Actor, filter: EventFilter, format: ExportFormat, pageSize = EXPORT_PAGE, excludingEventId?: string): AsyncGenerator<string> {
+  const visible = await eventsWhere(db, actor, filter);
+  // The export's own record (recordEventsExport) is not part of what it exports.
+  const where = excludingEventId ? { AND: [visible, { id: { not: excludingEventId } }] } : visible;
   if (format === "csv") yield COLUMNS.join(",") + "\r\n";
   const line = format === "csv" ? csvLine : jsonLine;
   for await (const page of eventPages(db, where, pageSize)) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exportEvents } from "~/server/events/export";
+import { exportEvents, recordEventsExport } from "~/server/events/export";
 import { decodeCursor, getEvent, listEvents } from "~/server/events/feed";
 import { eventFilterFromSearchParams, eventFilterToSearchParams, type EventFilter } from "~/server/events/filter";
 import { recordEvent } from "~/server/events/record";
@@ -128,6 +128,20 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       expect(jsonl.every((r) => r.actorId === bob.id)).toBe(true);
       const everything = (await exported(admin, { type: "system" }, "jsonl")).trimEnd().split("\n");
       expect(everything).toHaveLength(120);
+    });
+
+    it("records who exported what, from where, as an event of its own", async () => {
+      const before = await t.db.event.count();
+      await recordEventsExport(t.db, alice, { type: "vm" }, "csv", { sourceIp: "198.51.100.7", userAgent: "curl/8" });
+      await recordEventsExport(t.db, admin, {}, "jsonl");
+      const rows = await t.db.event.findMany({ where: { action: "events.export" }, orderBy: { createdAt: "asc" } });
+      expect(await t.db.event.count()).toBe(before + 2);
+      expect(rows.map((r) => [r.type, r.actorId, r.message])).toEqual([
+        ["auth", alice.id, `${alice.email} exported the event feed as CSV (type=vm).`],
+        ["admin", admin.id, `${admin.email} exported the event feed as JSON lines.`],
+      ]);
+      expect(rows[0]).toMatchObject({ sourceIp: "198.51.100.7", userAgent: "curl/8" });
+      await t.db.event.deleteMany({ where: { action: "events.export" } }); // the other tests count exact feeds
     });
 
     it("never lets another user's events out through the export", async () => {
