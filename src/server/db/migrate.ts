@@ -78,6 +78,23 @@ function warnChanged(m: MigrationFile, recorded: string, log: (msg: string) => v
   if (recorded !== m.checksum) log(`warning: migration ${m.name} was changed after it was applied (checksum differs); it is not applied again`);
 }
 
+/**
+ * Switches the file to WAL. When another process switches it at the same
+ * moment, SQLite answers BUSY at once (its busy timeout does not cover a
+ * journal-mode change), so look again and retry briefly.
+ */
+function enableWal(conn: Database.Database): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (conn.pragma("journal_mode", { simple: true }) !== "wal") conn.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || attempt >= 200) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25); // migrations run before anything else: blocking is fine
+    }
+  }
+}
+
 function migrateSqlite(url: string, migrations: MigrationFile[], log: (msg: string) => void): MigrateResult {
   const file = sqlitePath(url);
   mkdirSync(path.dirname(file), { recursive: true });
@@ -85,7 +102,7 @@ function migrateSqlite(url: string, migrations: MigrationFile[], log: (msg: stri
   try {
     // WAL is a property of the database file: set once here, every later
     // connection (the app's adapter included) uses it.
-    conn.pragma("journal_mode = WAL");
+    enableWal(conn);
     conn.exec(SQLITE_TABLE);
     // Prisma's SQLite migrations rebuild a table between `PRAGMA foreign_keys=OFF`
     // and `=ON`, which SQLite ignores inside a transaction: with enforcement on
