@@ -46,6 +46,9 @@ cleanup() {
   trap - EXIT INT TERM
   printf '\n[real-vms] === cleanup (exit %d)\n' "$rc"
   local folder domain pid cwd
+  # A test may have stopped libvirtd (the fault test) and failed before
+  # bringing it back: nothing below can remove a guest without it.
+  virsh list --name >/dev/null 2>&1 || bash "$ROOT/scripts/host-setup.sh" >/dev/null 2>&1
   # Vagrant processes the app left behind when it was stopped mid-operation
   # would go on creating what is removed here: end them first.
   for pid in $(ls /proc | grep -E '^[0-9]+$'); do
