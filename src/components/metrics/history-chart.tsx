@@ -38,7 +38,8 @@ export interface BandChartSeries {
   max: (number | null)[];
 }
 
-const AXIS_CLASS = "text-tremor-label fill-tremor-content dark:fill-dark-tremor-content";
+/** What both axes share: Tremor's label look, no tick marks or axis line. */
+const AXIS_PROPS = { tickLine: false, axisLine: false, fill: "", stroke: "", className: "text-tremor-label fill-tremor-content dark:fill-dark-tremor-content" } as const;
 
 function BandTooltip({ point, label, unit, series }: { point: BandPoint | undefined; label: string; unit: MetricUnit; series: BandChartSeries[] }) {
   return (
@@ -92,11 +93,7 @@ export function BandChart({ title, unit, t, series, testId }: { title: string; u
               interval="equidistantPreserveStart"
               minTickGap={5}
               tick={{ transform: "translate(0, 6)" }}
-              tickLine={false}
-              axisLine={false}
-              fill=""
-              stroke=""
-              className={AXIS_CLASS}
+              {...AXIS_PROPS}
             />
             <YAxis
               width={64}
@@ -106,11 +103,7 @@ export function BandChart({ title, unit, t, series, testId }: { title: string; u
               // A no-break space: recharts wraps a tick label at spaces, splitting "1.2 KB/s" over two lines.
               tickFormatter={(v: number) => formatValue(unit, v).replaceAll(" ", "\u00a0")}
               tick={{ transform: "translate(-3, 0)" }}
-              tickLine={false}
-              axisLine={false}
-              fill=""
-              stroke=""
-              className={AXIS_CLASS}
+              {...AXIS_PROPS}
             />
             <Tooltip
               wrapperStyle={{ outline: "none" }}

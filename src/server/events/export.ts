@@ -41,10 +41,8 @@ export function jsonLine(row: ExportRow): string {
  * An admin's export (it can hold everyone's events) is an admin action.
  */
 export async function recordEventsExport(db: Db, actor: Actor, filter: EventFilter, format: ExportFormat, request: RequestInfo = NO_REQUEST) {
-  const filterText = Object.entries(filter)
-    .filter(([, v]) => v !== undefined && v !== null && v !== "")
-    .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`)
-    .join(" ");
+  const given = Object.entries(filter).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  const filterText = given.map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`).join(" ");
   return recordEvent(db, {
     type: isAdmin(actor) ? "admin" : "auth",
     action: "events.export",
@@ -53,7 +51,7 @@ export async function recordEventsExport(db: Db, actor: Actor, filter: EventFilt
     actorEmail: actor.email,
     sourceIp: request.sourceIp,
     userAgent: request.userAgent,
-    details: { format, filter: Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) },
+    details: { format, filter: Object.fromEntries(given) },
   });
 }
 

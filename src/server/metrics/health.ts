@@ -1,7 +1,7 @@
 // Sampler health for admins: the sampler's own counters plus how big the
 // metric tables are.
 import type { Db } from "../db/client";
-import { rollupCursor, TIER_TABLE, type Tier } from "./store";
+import { rollupCursors, TIER_TABLE, type Tier } from "./store";
 import { runningSampler, type SamplerStats } from "./sampler";
 
 const provider = (db: Db) => (db as unknown as { _activeProvider?: string })._activeProvider ?? "sqlite";
@@ -34,6 +34,6 @@ export async function metricsHealth(db: Db): Promise<MetricsHealth> {
     sampler: runningSampler()?.stats() ?? null,
     databaseBytes: await databaseBytes(db),
     rowsByTier,
-    rollupClosedThrough: { minute: await rollupCursor(db, "minute"), hour: await rollupCursor(db, "hour") },
+    rollupClosedThrough: await rollupCursors(db),
   };
 }

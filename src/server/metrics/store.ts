@@ -76,11 +76,11 @@ export async function rollupCursor(db: Db, tier: RollupTier): Promise<number | n
   return row ? Number(row.closedThrough) : null;
 }
 
-/** Both rollup cursors in one query (the history reader needs them on every read). */
+/** Both rollup cursors in one query (history reads, retention, health). */
 export async function rollupCursors(db: Db): Promise<Record<RollupTier, number | null>> {
-  const rows = await db.metricRollupCursor.findMany();
-  const of = (tier: RollupTier) => rows.find((r) => r.tier === tier);
-  return { minute: of("minute") ? Number(of("minute")!.closedThrough) : null, hour: of("hour") ? Number(of("hour")!.closedThrough) : null };
+  const cursors: Record<RollupTier, number | null> = { minute: null, hour: null };
+  for (const row of await db.metricRollupCursor.findMany()) cursors[row.tier as RollupTier] = Number(row.closedThrough);
+  return cursors;
 }
 
 // The cursors as this process last wrote them, so a tick in which no bucket
@@ -159,7 +159,7 @@ export interface RetentionResult {
  * that was down for longer than the raw retention loses nothing it could roll up.
  */
 export async function applyRetention(db: Db, nowMs: number, policy: RetentionPolicy = retentionPolicy()): Promise<RetentionResult> {
-  const [minuteCursor, hourCursor] = [await rollupCursor(db, "minute"), await rollupCursor(db, "hour")];
+  const { minute: minuteCursor, hour: hourCursor } = await rollupCursors(db);
   const cutoffs: Record<Tier, number> = {
     raw: Math.min(nowMs - policy.rawMs, minuteCursor ?? -Infinity),
     minute: Math.min(nowMs - policy.minuteMs, hourCursor ?? -Infinity),

@@ -6,14 +6,14 @@ import { DomainError } from "../errors";
 import { env, type Env } from "../env";
 import { hostReadiness } from "../hypervisor/readiness";
 
-/** Throws PRECONDITION_FAILED with the readiness message when the host cannot run VMs now. */
-export async function assertHostReady(e: Env = env()): Promise<void> {
-  const readiness = await hostReadiness({}, e);
-  if (!readiness.ready) throw new DomainError("PRECONDITION_FAILED", readiness.message);
-}
-
 /** What the VM pages show: whether VM actions are enabled, and why not. */
 export async function vmActionsStatus(e: Env = env()): Promise<{ enabled: boolean; message: string | null }> {
   const readiness = await hostReadiness({}, e);
   return { enabled: readiness.ready, message: readiness.ready ? null : readiness.message };
+}
+
+/** Throws PRECONDITION_FAILED with the readiness message when the host cannot run VMs now. */
+export async function assertHostReady(e: Env = env()): Promise<void> {
+  const status = await vmActionsStatus(e);
+  if (!status.enabled) throw new DomainError("PRECONDITION_FAILED", status.message!);
 }
