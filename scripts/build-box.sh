@@ -5,8 +5,8 @@
 #   scripts/build-box.sh            add the box; build it only when no cached .box exists
 #   scripts/build-box.sh --rebuild  build again even when a cached .box exists
 #
-# Cached twice: when Vagrant already has the box of this recipe (this script's
-# hash) it takes a couple of seconds; the built .box file is kept in
+# Cached twice: when Vagrant already has the box of this recipe (see RECIPE
+# below) it takes a couple of seconds; the built .box file is kept in
 # BOX_CACHE_DIR (default /var/cache/twarga, which survives between runs on the
 # same machine) so a fresh VAGRANT_HOME only needs `vagrant box add` (seconds).
 # Building takes about 2 minutes on an idle 2-core machine (packages are cached
@@ -22,6 +22,16 @@
 # DEBIAN_MIRROR (default: the Debian archive in this machine's apt sources),
 # VAGRANT_BIN (default vagrant).
 set -euo pipefail
+# The box's files belong to other users inside the guest (systemd-networkd runs
+# as systemd-network, sshd reads its config after dropping privileges): they
+# must not inherit a caller's restrictive umask (a quick start once leaked 077
+# into the box and no guest ever brought its network up).
+BOX_UMASK=022
+umask "$BOX_UMASK"
+# Bumped whenever check_box_image checks something new, so boxes the older
+# check passed are not reused.
+BOX_CHECK_VERSION=1
+BOX_CHECK="$(dirname "${BASH_SOURCE[0]}")/check-box-image.sh"
 
 BOX_NAME="${BOX_NAME:-local/debian12}"
 SUITE=bookworm
@@ -29,16 +39,41 @@ DATA_DIR="$(realpath -m "${DATA_DIR:-./data}")"
 export VAGRANT_HOME="$(realpath -m "${VAGRANT_HOME:-$DATA_DIR/vagrant.d}")"
 CACHE_DIR="$(realpath -m "${BOX_CACHE_DIR:-/var/cache/twarga}")"
 VAGRANT_BIN="${VAGRANT_BIN:-vagrant}"
-# The recipe is this script: a changed script means a different box, so the
-# cached .box file and the box in Vagrant are keyed by the script's hash.
-RECIPE="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"
+log() { printf '[build-box] %s\n' "$*"; }
+die() { printf '[build-box] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# The Debian archive this machine's apt already uses: a `deb` line of
+# sources.list or the URIs field of a deb822 stanza whose suites include $SUITE.
+apt_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI SUITE COMPONENTS...
+    sed -e 's/\[[^]]*\]//' "$f" | awk -v suite="$SUITE" '$1=="deb" && $3==suite { print $2; exit }'
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v suite="$SUITE" 'BEGIN{RS=""; FS="\n"} {
+      uri=""; ok=0; deb=0
+      for (i=1;i<=NF;i++) {
+        if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); uri=a[2] }
+        if ($i ~ /^Types:/ && $i ~ /(^|[ \t])deb([ \t]|$)/) deb=1
+        if ($i ~ /^Suites:/) { n=split($i, s, /[ \t]+/); for (j=2;j<=n;j++) if (s[j]==suite) ok=1 }
+        if ($i ~ /^Enabled:[ \t]*no/) ok=0
+      }
+      if (deb && ok && uri!="") { print uri; exit } }' "$f"
+  done
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
+# The recipe is everything the box depends on: this script, the suite, the
+# mirror, the umask it builds under and the image check's version. Any change
+# means a different box, so the cached .box file and the box in Vagrant are
+# keyed by its hash, and a box from an older (or broken) recipe is never reused.
+RECIPE="$({ sha256sum "${BASH_SOURCE[0]}" "$BOX_CHECK" | cut -d' ' -f1; echo "$SUITE $MIRROR umask=$BOX_UMASK check=$BOX_CHECK_VERSION"; } | sha256sum | cut -c1-12)"
 BOX_FILE="$CACHE_DIR/${BOX_NAME//\//-}-$RECIPE.box"
 RECIPE_MARK="$VAGRANT_HOME/.twarga-${BOX_NAME//\//-}.recipe"
 REBUILD=0
 [ "${1:-}" = "--rebuild" ] && REBUILD=1
-
-log() { printf '[build-box] %s\n' "$*"; }
-die() { printf '[build-box] ERROR: %s\n' "$*" >&2; exit 1; }
 started=$SECONDS
 
 box_present() {
@@ -93,32 +128,10 @@ VAGRANT_PUB="$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagran
 [ -n "$VAGRANT_PUB" ] || die "Vagrant's insecure public key (keys/vagrant.pub) not found; is vagrant installed?"
 MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
 [ -f "$MBR_BIN" ] || die "$MBR_BIN is missing (package syslinux-common)"
-
-# The Debian archive this machine's apt already uses: a `deb` line of
-# sources.list or the URIs field of a deb822 stanza whose suites include $SUITE.
-apt_mirror() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    # deb [options] URI SUITE COMPONENTS...
-    sed -e 's/\[[^]]*\]//' "$f" | awk -v suite="$SUITE" '$1=="deb" && $3==suite { print $2; exit }'
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v suite="$SUITE" 'BEGIN{RS=""; FS="\n"} {
-      uri=""; ok=0; deb=0
-      for (i=1;i<=NF;i++) {
-        if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); uri=a[2] }
-        if ($i ~ /^Types:/ && $i ~ /(^|[ \t])deb([ \t]|$)/) deb=1
-        if ($i ~ /^Suites:/) { n=split($i, s, /[ \t]+/); for (j=2;j<=n;j++) if (s[j]==suite) ok=1 }
-        if ($i ~ /^Enabled:[ \t]*no/) ok=0
-      }
-      if (deb && ok && uri!="") { print uri; exit } }' "$f"
-  done
-}
-MIRROR="${DEBIAN_MIRROR:-$(apt_mirror | head -n1)}"
+command -v debugfs >/dev/null || die "debugfs is missing (package e2fsprogs); run first: sudo bash scripts/host-setup.sh"
 [ -n "$MIRROR" ] || die "no Debian $SUITE archive found in /etc/apt/sources.list*; set DEBIAN_MIRROR=http://deb.debian.org/debian"
 log "building $BOX_NAME from $MIRROR ($SUITE)"
+
 
 mkdir -p "$CACHE_DIR/debs"
 WORK="$(mktemp -d "$CACHE_DIR/build.XXXXXX")"
@@ -131,7 +144,7 @@ ROOTFS="$WORK/rootfs"
 # INITRD=No: the kernel's postinst skips its (large, MODULES=most) initramfs;
 # one small initramfs is made below, after the config asks for virtio only.
 INITRD=No debootstrap --variant=minbase --cache-dir="$CACHE_DIR/debs" \
-  --include=systemd-sysv,udev,openssh-server,sudo,linux-image-amd64,iproute2,procps,kmod,initramfs-tools,fdisk,e2fsprogs \
+  --include=systemd-sysv,udev,openssh-server,sudo,linux-image-amd64,iproute2,iputils-ping,procps,kmod,initramfs-tools,fdisk,e2fsprogs \
   "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
   { tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
 log "debootstrap done ($((SECONDS - started)) s)"
@@ -289,6 +302,9 @@ mcopy -i "$WORK/boot.fat" "$WORK/syslinux.cfg" ::syslinux.cfg
 
 truncate -s "${ROOT_MIB}M" "$WORK/root.ext4"
 mkfs.ext4 -q -L root -d "$ROOTFS" "$WORK/root.ext4"
+
+# A box whose guest files other users cannot read is neither cached nor added.
+bash "$BOX_CHECK" "$WORK/root.ext4" || die "the built image failed its check (see above); the box is not cached or added"
 
 truncate -s "${DISK_MIB}M" "$WORK/disk.raw"
 sfdisk -q "$WORK/disk.raw" <<EOF

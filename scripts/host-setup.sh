@@ -12,6 +12,9 @@
 # Exit status: 0 when `virsh -c $LIBVIRT_URI version` answers; 1 otherwise, after
 # printing what is missing and how to fix it.
 set -euo pipefail
+# What this writes (daemon logs, PID files) is read by other users and tools:
+# never inherit a caller's restrictive umask.
+umask 022
 
 LIBVIRT_URI="${LIBVIRT_URI:-qemu:///system}"
 RUN_DIR="${TWARGA_RUN_DIR:-/run/twarga}"
@@ -23,7 +26,7 @@ PACKAGES=(
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu
   dnsmasq-base iptables
   vagrant vagrant-libvirt
-  debootstrap syslinux syslinux-common mtools dosfstools e2fsprogs fdisk
+  debootstrap syslinux syslinux-common mtools dosfstools e2fsprogs fdisk openssh-client
 )
 
 log() { printf '[host-setup] %s\n' "$*"; }

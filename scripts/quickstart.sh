@@ -15,13 +15,17 @@ ensure_node_modules
 
 if [ ! -f .env ]; then
   log "writing .env (a random AUTH_SECRET and the local identity provider)"
-  umask 077
-  cat > .env <<ENV
+  # Owner-only, and only this file: the umask stays in the subshell, so the
+  # host setup and the box build below never inherit it.
+  (
+    umask 077
+    cat > .env <<ENV
 # Written by scripts/quickstart.sh; see .env.example for every setting.
 AUTH_SECRET=$(node -e 'console.log(require("crypto").randomBytes(33).toString("base64"))')
 # The built-in identity provider (signs in with any email, no password): for trying things out.
 LOCAL_IDP=on
 ENV
+  )
 fi
 
 if [ "${TWARGA_SKIP_VM_SETUP:-0}" != "1" ]; then

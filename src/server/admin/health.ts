@@ -12,7 +12,7 @@ import { databaseBytes } from "../metrics/health";
 import { runningSampler, type SamplerStats } from "../metrics/sampler";
 import { isAdmin, type Actor } from "../permissions";
 import { appVersion } from "../version";
-import { vmRoot } from "../vms/paths";
+import { vmRoot } from "../folders";
 
 export interface HealthProbes {
   databaseBytes(db: Db): Promise<number>;

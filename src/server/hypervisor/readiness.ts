@@ -4,7 +4,7 @@
 // message while it is not ready. Monitoring does not depend on it.
 import { execa } from "execa";
 import { env, type Env } from "../env";
-import { vagrantHome } from "../vms/paths";
+import { vagrantHome } from "../folders";
 import { QEMU_BIN, vmDriver, type DriverChoice } from "./driver";
 import { commandFailure, runVirsh } from "./virsh";
 

@@ -7,7 +7,7 @@ import { notFound } from "../errors";
 import { canListAllVms, canViewVm, type Actor } from "../permissions";
 import { currentBalance } from "./ledger";
 import { loadVisibleVm } from "./lifecycle";
-import { libvirtDomainName, vagrantHome, vmFolder } from "./paths";
+import { libvirtDomainName, vagrantHome, vmFolder } from "../folders";
 import { hourlyCost } from "./pricing";
 import { MAX_OUTPUT_CHARS } from "./runner";
 import { defaultQuota, effectiveQuota, usageOf } from "./quotas";

@@ -9,7 +9,7 @@ import { env, type Env } from "../env";
 import { recordEvent } from "../events/record";
 import { parseSshConfig, parseStatus, commandOutcome } from "./machine-readable";
 import { chargeVm } from "./metering";
-import { vmFolder } from "./paths";
+import { vmFolder } from "../folders";
 import { BUSY_STATES, OPERATION_OF_KIND, stateFromVagrant, UP_STATES, type VmOperation } from "./transitions";
 import { runVagrant } from "./vagrant-cli";
 

@@ -13,7 +13,7 @@ import { env, type Env } from "../env";
 import { recordEvent } from "../events/record";
 import type { VmDriver } from "../hypervisor/driver";
 import { commandOutcome, humanText, parseMachineReadableLine } from "./machine-readable";
-import { vmFolder } from "./paths";
+import { vmFolder } from "../folders";
 import { advanceProgress, type Progress } from "./progress";
 import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";

@@ -5,7 +5,7 @@
 import { execa } from "execa";
 import { createInterface } from "node:readline";
 import { env, type Env } from "../env";
-import { vagrantHome } from "./paths";
+import { vagrantHome } from "../folders";
 
 export interface VagrantRun {
   args: string[];

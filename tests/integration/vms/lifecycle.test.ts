@@ -9,7 +9,7 @@ import { createTestDb, type TestDb } from "../../support/db";
 import { env } from "~/server/env";
 import { balanceOf, currentBalance } from "~/server/vms/ledger";
 import { createVm, requestVmOperation } from "~/server/vms/lifecycle";
-import { vmFolder } from "~/server/vms/paths";
+import { vmFolder } from "~/server/folders";
 import { recoverInterruptedJobs } from "~/server/vms/reconcile";
 import { VmJobRunner } from "~/server/vms/runner";
 import { renderVagrantfile } from "~/server/vms/vagrantfile";

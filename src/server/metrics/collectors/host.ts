@@ -10,7 +10,7 @@ import { statfs } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { env, type Env } from "../../env";
-import { vmRoot } from "../../vms/paths";
+import { vmRoot } from "../../folders";
 import type { MetricValues } from "../catalog";
 import { CounterRates, pct } from "../rates";
 import { fsSource, HOST_SOURCE, netSource } from "../sources";

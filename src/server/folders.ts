@@ -1,8 +1,8 @@
-// Where VM folders and Vagrant's own data live. (The turbopackIgnore comments
+// A kernel fact shared by vms, hypervisor, metrics and access: where VM folders and Vagrant's own data live. (The turbopackIgnore comments
 // stop Next's file tracer from treating these run-time paths as project files.) A VM's folder is always
 // <VM_ROOT>/<vm id>: built from the id the app generated, never from user text.
 import path from "node:path";
-import { env, type Env } from "../env";
+import { env, type Env } from "./env";
 
 export function vmRoot(e: Env = env()): string {
   return path.resolve(/*turbopackIgnore: true*/ e.VM_ROOT ?? path.join(e.DATA_DIR, "vms"));
