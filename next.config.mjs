@@ -14,8 +14,6 @@ const nextConfig = {
   // Lets several builds (e.g. parallel test runs) live side by side.
   distDir: process.env.NEXT_DIST_DIR || ".next",
   typedRoutes: false,
-  // The test command runs `tsc --noEmit` itself; skip the second pass here.
-  typescript: { ignoreBuildErrors: true },
   // forbidden() renders app/forbidden.tsx with a real 403 status.
   experimental: { authInterrupts: true },
 };

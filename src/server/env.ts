@@ -54,7 +54,10 @@ export const envSchema = z
     VM_ROOT: z.string().optional(), // defaults to <DATA_DIR>/vms
     VM_DRIVER: z.enum(["auto", "kvm", "qemu"]).default("auto"),
     VM_MAX_PARALLEL_JOBS: int(1, 32).default(2),
-    VM_TIMEOUT_UP_S: int(10, 86400).default(900),
+    // Measured on a 2-core TCG host (docs/real-vm-timings.md): one `vagrant up` 39–45 s, two at once about 60 s.
+    VM_TIMEOUT_UP_S: int(10, 86400).default(600),
+    // A booted guest that has sent no packet at all this long never will (a broken box): the boot is failed.
+    VM_SILENT_GUEST_S: int(30, 86400).default(240),
     VM_TIMEOUT_HALT_S: int(5, 86400).default(180),
     VM_TIMEOUT_DESTROY_S: int(5, 86400).default(300),
     VM_CPUS_MIN: int(1, 256).default(1),
@@ -73,6 +76,11 @@ export const envSchema = z
     PRICE_DISK_GB_HOUR: num(0, 1e6).default(0.01),
     CREDITS_INITIAL: num(0, 1e9).default(100),
     CREDITS_LOW_WARNING: num(0, 1e9).default(10),
+
+    // Browser terminals (shells in running VMs, held by this web process)
+    TERMINAL_MAX_PER_VM: int(1, 1000).default(4),
+    TERMINAL_MAX_PER_USER: int(1, 1000).default(8),
+    TERMINAL_IDLE_MIN: num(1, 10080).default(30),
 
     // Monitoring
     SAMPLER_ENABLED: bool.default(true),

@@ -1,14 +1,18 @@
-// The app instance the real-VM browser test drives: the production build,
-// the real vagrant, the box's VAGRANT_HOME and the VM root that
-// tests/real-vms/run.sh sweeps on exit.
-import { e2eApp } from "../e2e/support/apps";
+// The app the real-VM browser test drives: the one `bash scripts/quickstart.sh`
+// serves from a clean checkout (tests/real-vms/run.sh starts it), on the
+// embedded defaults: SQLite and the local identity provider, the real vagrant,
+// the box the quick start built or reused. Only its ports are chosen here.
+import path from "node:path";
+import type { E2EApp } from "../e2e/support/apps";
 
-export const realVmApp = e2eApp("real-vms", 3150, {
-  VAGRANT_BIN: process.env.VAGRANT_BIN ?? "/usr/bin/vagrant",
-  VAGRANT_HOME: process.env.VAGRANT_HOME ?? "",
-  VM_ROOT: process.env.VM_ROOT ?? "",
-  LIBVIRT_URI: process.env.LIBVIRT_URI ?? "qemu:///system",
-  LOCAL_IDP: "on",
-  LOCAL_IDP_PORT: "3151",
-  AUTH_ALLOWED_DOMAINS: "example.com",
-});
+const port = Number(process.env.REAL_VMS_PORT ?? 3150);
+const clone = path.resolve(process.env.VM_ROOT ?? "/nonexistent/data/vms", "../..");
+
+export const realVmApp: E2EApp = {
+  name: "real-vms",
+  port,
+  url: `http://localhost:${port}`,
+  dataDir: path.join(clone, "data"),
+  dbFile: path.join(clone, "data/twarga.db"),
+  env: {},
+};

@@ -14,6 +14,7 @@ export function AppShell({ user, showAdmin, children, badge }: { user: ShellUser
     { href: "/vms", label: "VMs" },
     { href: "/monitor", label: "Monitor" },
     { href: "/events", label: "Events" },
+    { href: "/settings/keys", label: "Keys" },
     ...(showAdmin ? [{ href: "/admin", label: "Admin" }] : []),
   ];
   return (

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { conflict, forbidden, notFound } from "../errors";
-import { isAdmin, type Actor } from "../permissions";
+import { assertAdmin, type Actor } from "../permissions";
 
 export const boxFieldsSchema = z.object({
   name: z.string().trim().regex(/^[\w.-]+\/[\w.-]+$/, "a Vagrant box name looks like owner/name"),
@@ -16,19 +16,15 @@ export const boxFieldsSchema = z.object({
 });
 export type BoxFields = z.infer<typeof boxFieldsSchema>;
 
-function requireAdmin(actor: Actor) {
-  if (!isAdmin(actor)) throw forbidden("Admins only.");
-}
-
 export async function createBox(db: Db, actor: Actor, fields: BoxFields) {
-  requireAdmin(actor);
+  assertAdmin(actor);
   if (await db.box.findUnique({ where: { name: fields.name } })) throw conflict(`A box named ${fields.name} already exists.`);
   const box = await db.box.create({ data: fields });
   return { targetType: "Box", targetId: box.id, before: null, after: box };
 }
 
 export async function updateBox(db: Db, actor: Actor, id: string, fields: Partial<BoxFields>) {
-  requireAdmin(actor);
+  assertAdmin(actor);
   const before = await db.box.findUnique({ where: { id } });
   if (!before) throw notFound("Box");
   if (fields.name && fields.name !== before.name && (await db.box.findUnique({ where: { name: fields.name } }))) throw conflict(`A box named ${fields.name} already exists.`);

@@ -8,7 +8,7 @@ import { forbidden } from "../errors";
 import { followerStatus } from "../events/sshd-follower";
 import { hostReadiness, type HostReadiness } from "../hypervisor/readiness";
 import { filesystemUsage } from "../metrics/collectors/host";
-import { databaseBytes } from "../metrics/health";
+import { databaseBytes } from "../metrics/sampler-health";
 import { runningSampler, type SamplerStats } from "../metrics/sampler";
 import { isAdmin, type Actor } from "../permissions";
 import { appVersion } from "../version";

@@ -7,7 +7,7 @@ import type { Db } from "../db/client";
 import { conflict, DomainError, forbidden, notFound } from "../errors";
 import { recordEvent } from "../events/record";
 import { canManageUsers, type Actor } from "../permissions";
-import { adminDestroyVm, adminStopVm, grantCredits } from "../vms/admin";
+import { adminDestroyVm, adminStopVm, grantCredits } from "../vms/admin-actions";
 import { balanceOf } from "../vms/ledger";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];

@@ -5,6 +5,7 @@ import { adminRouter } from "./routers/admin";
 import { metricsRouter } from "./routers/metrics";
 import { vmsRouter } from "./routers/vms";
 import { eventsRouter } from "./routers/events";
+import { sshKeysRouter } from "./routers/ssh-keys";
 
 export const appRouter = createTRPCRouter({
   me: meRouter,
@@ -12,6 +13,7 @@ export const appRouter = createTRPCRouter({
   metrics: metricsRouter,
   vms: vmsRouter,
   events: eventsRouter,
+  sshKeys: sshKeysRouter,
 });
 
 export type AppRouter = typeof appRouter;

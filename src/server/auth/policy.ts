@@ -29,11 +29,19 @@ export function decideSignIn(email: string | null | undefined, existing: { disab
   return { allowed: true };
 }
 
+/** A serializable transaction that lost to a concurrent one (Prisma P2034; PostgreSQL 40001; SQLite busy, which Prisma reports as a timeout). */
+function isSerializationFailure(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === "P2034" || /could not serialize|40001|TransactionWriteConflict|SQLITE_BUSY|database is locked|Operation has timed out/i.test(e?.message ?? "");
+}
+
 /**
  * Creates a user with the role the policy gives: ADMIN for listed admin emails;
  * with no admin listed, ADMIN for the first user when no admin exists yet;
- * USER otherwise. Runs in one transaction so two first sign-ins cannot both
- * become admin by the first-user rule.
+ * USER otherwise. The count and the insert run in one serializable
+ * transaction: when two first sign-ins (in one process or several sharing a
+ * PostgreSQL) race, the database fails one of them, which is retried and then
+ * sees the other's admin, so only one becomes admin by the first-user rule.
  */
 export async function createUserWithRole(
   client: Db,
@@ -41,15 +49,25 @@ export async function createUserWithRole(
   adminEmails: string[],
 ) {
   const email = data.email.toLowerCase();
-  return client.$transaction(async (tx) => {
-    let role: "USER" | "ADMIN" = "USER";
-    let firstAdmin = false;
-    if (adminEmails.includes(email)) role = "ADMIN";
-    else if (adminEmails.length === 0 && (await tx.user.count({ where: { role: "ADMIN" } })) === 0) {
-      role = "ADMIN";
-      firstAdmin = true;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.$transaction(
+        async (tx) => {
+          let role: "USER" | "ADMIN" = "USER";
+          let firstAdmin = false;
+          if (adminEmails.includes(email)) role = "ADMIN";
+          else if (adminEmails.length === 0 && (await tx.user.count({ where: { role: "ADMIN" } })) === 0) {
+            role = "ADMIN";
+            firstAdmin = true;
+          }
+          const user = await tx.user.create({ data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role } });
+          return { user, firstAdmin };
+        },
+        { isolationLevel: "Serializable" },
+      );
+    } catch (err) {
+      if (attempt >= 10 || !isSerializationFailure(err)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
     }
-    const user = await tx.user.create({ data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role } });
-    return { user, firstAdmin };
-  });
+  }
 }

@@ -30,6 +30,8 @@ export interface ObserveOptions {
    * INACCESSIBLE_RECHECKS times, before the VM is called ERROR.
    */
   recheckMs?: number;
+  /** How many times (default INACCESSIBLE_RECHECKS); 0 when waiting cannot help. */
+  rechecks?: number;
 }
 
 const INACCESSIBLE_RECHECKS = 12;
@@ -38,7 +40,7 @@ const INACCESSIBLE_RECHECK_MS = 5_000;
 /** Asks `vagrant status --machine-readable` and maps the answer onto our states. */
 export async function observeVm(vmId: string, operation: VmOperation | null, e: Env = env(), opts: ObserveOptions = {}): Promise<ObservedState> {
   let observed = await observeOnce(vmId, operation, e);
-  for (let i = 0; i < INACCESSIBLE_RECHECKS && observed.vagrantState === "inaccessible"; i++) {
+  for (let i = 0; i < (opts.rechecks ?? INACCESSIBLE_RECHECKS) && observed.vagrantState === "inaccessible"; i++) {
     await new Promise((r) => setTimeout(r, opts.recheckMs ?? INACCESSIBLE_RECHECK_MS));
     observed = await observeOnce(vmId, operation, e);
   }

@@ -13,7 +13,8 @@ import { env, type Env } from "../env";
 import { recordEvent } from "../events/record";
 import type { VmDriver } from "../hypervisor/driver";
 import { commandOutcome, humanText, parseMachineReadableLine } from "./machine-readable";
-import { vmFolder } from "../folders";
+import { libvirtDomainName, vmFolder } from "../folders";
+import { watchForSilentGuest } from "../hypervisor/guest-traffic";
 import { advanceProgress, type Progress } from "./progress";
 import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";
@@ -105,7 +106,30 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
   const operation = OPERATION_OF_KIND[job.kind];
   const out = new JobOutput(db, job.id, job.kind);
   const limitMs = ctx.timeouts[job.kind];
-  const run = (args: string[], timeoutMs: number) => runVagrant({ args, cwd: vmFolder(job.vmId, e), timeoutMs, signal: ctx.signal, onLine: (l, s) => out.line(l, s) }, e);
+  // A boot whose guest never sends a packet is given up on long before the limit (see guest-traffic.ts).
+  const silence = new AbortController();
+  let silentGuest: string | null = null;
+  const signal = AbortSignal.any([ctx.signal, silence.signal]);
+  const run = (args: string[], timeoutMs: number) => runVagrant({ args, cwd: vmFolder(job.vmId, e), timeoutMs, signal, onLine: (l, s) => out.line(l, s) }, e);
+  const boot = async (args: string[]) => {
+    const stopWatching = watchForSilentGuest(
+      {
+        domain: libvirtDomainName(job.vmId),
+        silentAfterMs: e.VM_SILENT_GUEST_S * 1000,
+        onSilent: (message) => {
+          silentGuest = message;
+          out.note("The guest has sent no network traffic: stopping the boot");
+          silence.abort();
+        },
+      },
+      e,
+    );
+    try {
+      return await run(args, limitMs);
+    } finally {
+      stopWatching();
+    }
+  };
   let result: VagrantResult | null = null;
   let failure: string | null = null;
   let timedOut = false;
@@ -116,11 +140,11 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
       case "START":
         out.note(job.kind === "CREATE" ? "Writing the Vagrantfile" : "Starting");
         await writeVagrantfile(db, job.vmId, e);
-        result = await run(UP_ARGS, limitMs);
+        result = await boot(UP_ARGS);
         break;
       case "RESTART":
         await writeVagrantfile(db, job.vmId, e);
-        result = await run(["reload", "--no-provision", "--machine-readable"], limitMs);
+        result = await boot(["reload", "--no-provision", "--machine-readable"]);
         break;
       case "STOP":
         result = await run(["halt", "--machine-readable"], limitMs);
@@ -139,7 +163,8 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
     if (result) {
       timedOut = result.timedOut;
       const outcome = commandOutcome(result);
-      if (result.timedOut) failure = `vagrant ${operation === "create" || operation === "start" ? "up" : operation} ran past its ${Math.round(limitMs / 1000)} s limit; it was killed.`;
+      if (silentGuest !== null) failure = silentGuest;
+      else if (result.timedOut) failure = `vagrant ${operation === "create" || operation === "start" ? "up" : operation} ran past its ${Math.round(limitMs / 1000)} s limit; it was killed.`;
       else if (result.aborted) failure = "The app is shutting down; the operation was stopped.";
       else if (!outcome.ok) failure = outcome.error;
     }
@@ -151,13 +176,14 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
   // Whatever happened, the VM's row follows what Vagrant now reports.
   out.note("Reading the VM's state");
   await out.flush();
-  const observed = await observeVm(job.vmId, operation, e, ctx.observe);
+  // A silent guest will not get an address by waiting: no "inaccessible" re-checks.
+  const observed = await observeVm(job.vmId, operation, e, silentGuest !== null ? { ...ctx.observe, rechecks: 0 } : ctx.observe);
   const ok = failure === null;
   const booted = ok && observed.state === "RUNNING" && (job.kind === "CREATE" || job.kind === "START" || job.kind === "RESTART");
   const vmError = observed.state === "ERROR" ? (failure ?? observed.error) : failure;
   await settleVm(db, job.vmId, { state: observed.state, error: vmError, errorOutput: failure ? out.tail() : null, booted }, e);
 
-  const state = timedOut ? "TIMED_OUT" : result?.aborted ? "INTERRUPTED" : ok ? "SUCCEEDED" : "FAILED";
+  const state = timedOut ? "TIMED_OUT" : result?.aborted && silentGuest === null ? "INTERRUPTED" : ok ? "SUCCEEDED" : "FAILED";
   const message = ok ? (note ?? `${operation} finished; the VM is ${observed.state.toLowerCase()}.`) : `${failure} The VM is ${observed.state.toLowerCase()}.`;
   out.note(ok ? "Done" : state === "TIMED_OUT" ? "Timed out" : "Failed");
   await out.flush({ state, exitCode: result?.exitCode ?? null, finishedAt: new Date(), message, ...(ok ? { progress: 100 } : {}) });

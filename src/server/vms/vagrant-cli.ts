@@ -37,6 +37,11 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Vagrant's whole environment: the app's own (PATH, HOME, proxies, which Vagrant
+ * and its Ruby need) with Vagrant's settings on top. It is complete, so execa
+ * is told not to merge process.env in a second time (extendEnv: false).
+ */
 export function vagrantEnv(e: Env = env()): NodeJS.ProcessEnv {
   return { ...process.env, VAGRANT_HOME: vagrantHome(e), VAGRANT_CHECKPOINT_DISABLE: "1", VAGRANT_NO_COLOR: "1" };
 }

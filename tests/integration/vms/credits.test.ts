@@ -3,7 +3,7 @@ import { controlFakeVagrant, makeUser, noRequest, testDbProvider, tinyBox } from
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../../support/db";
 import { env } from "~/server/env";
-import { stopAllRunningVms, adminSetUserQuota, grantCredits } from "~/server/vms/admin";
+import { stopAllRunningVms, adminSetUserQuota, grantCredits } from "~/server/vms/admin-actions";
 import { addLedgerEntry, balanceOf, currentBalance } from "~/server/vms/ledger";
 import { createVm, requestVmOperation } from "~/server/vms/lifecycle";
 import { meterRunningVms } from "~/server/vms/metering";

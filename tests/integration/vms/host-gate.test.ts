@@ -10,7 +10,7 @@ import { createTestDb, type TestDb } from "../../support/db";
 import { env, parseEnv } from "~/server/env";
 import { vmActionsStatus } from "~/server/vms/host-gate";
 import { createVm, requestVmOperation } from "~/server/vms/lifecycle";
-import { stopAllRunningVms } from "~/server/vms/admin";
+import { stopAllRunningVms } from "~/server/vms/admin-actions";
 import { VmJobRunner } from "~/server/vms/runner";
 
 const hasVirsh = execaSync("sh", ["-c", "command -v virsh"], { reject: false }).exitCode === 0;

@@ -1,5 +1,5 @@
 import { NextResponse } from "next/server";
-import { checkHealth } from "~/server/health";
+import { checkHealth } from "~/server/liveness";
 
 export const dynamic = "force-dynamic";
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { adminProcedure, createTRPCRouter, protectedProcedure } from "../trpc";
 import { alertRuleInput, createAlertRule, deleteAlertRule, listAlertRules, recentWebhookDeliveries, updateAlertRule } from "../../metrics/alerts/rules";
 import { currentState, openAlertCount, vmCurrentState } from "../../metrics/current";
-import { metricsHealth } from "../../metrics/health";
+import { metricsHealth } from "../../metrics/sampler-health";
 import { deviceHistory, hostDevices, hostHistory, MAX_METRICS, RANGE_KEYS, vmHistory } from "../../metrics/history";
 import { collectNow, retentionNow } from "../../metrics/sampler";
 

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { env, type Env } from "../env";
 import { conflict, forbidden } from "../errors";
 import { recordEvent } from "../events/record";
-import { isAdmin, type Actor } from "../permissions";
+import { assertAdmin, type Actor } from "../permissions";
 import { assertHostReady } from "./host-gate";
 import { enqueueOperation, loadVisibleVm } from "./lifecycle";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
@@ -13,19 +13,15 @@ import { refusalReason } from "./transitions";
 
 export { grantCredits } from "./ledger";
 
-function requireAdmin(actor: Actor): void {
-  if (!isAdmin(actor)) throw forbidden("Admins only.");
-}
-
 export async function adminStopVm(db: Db, admin: Actor, vmId: string, request: RequestInfo = NO_REQUEST) {
-  requireAdmin(admin);
+  assertAdmin(admin);
   const vm = await loadVisibleVm(db, admin, vmId);
   return enqueueOperation(db, admin, vm, "stop", request);
 }
 
 /** Starts a VM for its owner; the owner's running quota and credits still apply. */
 export async function adminStartVm(db: Db, admin: Actor, vmId: string, request: RequestInfo = NO_REQUEST) {
-  requireAdmin(admin);
+  assertAdmin(admin);
   const vm = await loadVisibleVm(db, admin, vmId);
   const reason = refusalReason("start", vm.state, vm.name);
   if (reason) throw conflict(reason);
@@ -35,14 +31,14 @@ export async function adminStartVm(db: Db, admin: Actor, vmId: string, request: 
 
 /** Destroys any VM. The console is expected to have asked for confirmation. */
 export async function adminDestroyVm(db: Db, admin: Actor, vmId: string, request: RequestInfo = NO_REQUEST) {
-  requireAdmin(admin);
+  assertAdmin(admin);
   const vm = await loadVisibleVm(db, admin, vmId);
   return enqueueOperation(db, admin, vm, "destroy", request);
 }
 
 /** Asks every running VM to stop (VMs busy with another operation are skipped). */
 export async function stopAllRunningVms(db: Db, admin: Actor, reason: string, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<{ requested: string[]; skipped: string[] }> {
-  requireAdmin(admin);
+  assertAdmin(admin);
   // Said once, up front, rather than as every VM skipped.
   await assertHostReady(e);
   const running = await db.vm.findMany({ where: { state: "RUNNING" }, select: { id: true, name: true, ownerId: true } });
@@ -71,7 +67,7 @@ export async function stopAllRunningVms(db: Db, admin: Actor, reason: string, re
 }
 
 export async function adminSetUserQuota(db: Db, admin: Actor, userId: string, overrides: Partial<Record<keyof Quota, number | null>>, request: RequestInfo = NO_REQUEST): Promise<Quota> {
-  requireAdmin(admin);
+  assertAdmin(admin);
   const quota = await setUserQuota(db, userId, overrides);
   await recordEvent(db, {
     type: "admin",

@@ -1,6 +1,6 @@
 // The console's view of every VM and of the jobs in flight (the emergency
 // stop-all shows its progress from these). Actions on VMs are the VMs area's
-// admin functions (src/server/vms/admin.ts).
+// admin functions (src/server/vms/admin-actions.ts).
 import type { VmState } from "../../generated/prisma/sqlite/enums";
 import type { Db } from "../db/client";
 import { forbidden } from "../errors";

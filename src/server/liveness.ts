@@ -1,4 +1,4 @@
-// The public health check: is the database reachable, and which version runs.
+// Liveness for load balancers and the test harness (GET /api/health): is the database reachable, and which version runs.
 import { db } from "./db";
 import { appVersion } from "./version";
 

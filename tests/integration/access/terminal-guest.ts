@@ -1,0 +1,138 @@
+// A stand-in guest for the browser terminal's tests, its e2e spec and its
+// benchmark: an SSH server (ssh2's Server half) on 127.0.0.1 that accepts only
+// the public keys it is given, as one login user, and serves a real shell on a
+// real pseudo-terminal (util-linux `script` allocates it; bash runs in it), so
+// echo, prompts and line editing behave as they do in a VM.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { timingSafeEqual } from "node:crypto";
+import { Server, utils, type Connection, type ParsedKey } from "ssh2";
+
+export const GUEST_PROMPT = "guest$ ";
+
+export interface StandInGuest {
+  host: string;
+  port: number;
+  user: string;
+  /** Every PTY request and window change, in order ({ cols, rows }). */
+  windows: Array<{ cols: number; rows: number; term?: string }>;
+  /** Shells started so far, and how many are still running. */
+  shellsStarted(): number;
+  shellsRunning(): number;
+  /** Connections that passed authentication, and attempts that did not. */
+  accepted: number;
+  refused: number;
+  /** Drops every connection at once, as a guest that powers off does. */
+  dropAll(): void;
+  close(): Promise<void>;
+}
+
+function parsePublicKey(line: string): ParsedKey {
+  const parsed = utils.parseKey(line);
+  if (parsed instanceof Error) throw parsed;
+  return Array.isArray(parsed) ? parsed[0]! : parsed;
+}
+
+/** Starts the stand-in on a free port. `authorizedKeys` are OpenSSH public key lines (the VM's own key). */
+export async function startStandInGuest(opts: { authorizedKeys: string[]; user?: string }): Promise<StandInGuest> {
+  const user = opts.user ?? "vagrant";
+  const allowed = opts.authorizedKeys.map(parsePublicKey);
+  const home = mkdtempSync(path.join(tmpdir(), "twarga-guest-home-"));
+  const hostKey = utils.generateKeyPairSync("ed25519").private;
+  const connections = new Set<Connection>();
+  const shells = new Set<ChildProcess>();
+  let started = 0;
+
+  const guest: StandInGuest = {
+    host: "127.0.0.1",
+    port: 0,
+    user,
+    windows: [],
+    shellsStarted: () => started,
+    shellsRunning: () => shells.size,
+    accepted: 0,
+    refused: 0,
+    dropAll() {
+      for (const c of connections) c.end();
+      for (const s of shells) s.kill("SIGKILL");
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        guest.dropAll();
+        server.close(() => resolve());
+      }),
+  };
+
+  const server = new Server({ hostKeys: [hostKey] }, (client) => {
+    connections.add(client);
+    client.on("close", () => connections.delete(client));
+    client.on("error", () => {});
+    client.on("authentication", (ctx) => {
+      const key = ctx.method === "publickey" && ctx.username === user ? allowed.find((k) => k.type === ctx.key.algo && matches(k.getPublicSSH(), ctx.key.data)) : undefined;
+      if (!key || ctx.method !== "publickey") {
+        guest.refused++;
+        ctx.reject(["publickey"]);
+        return;
+      }
+      // Without a signature the client is only asking whether the key would do.
+      if (!ctx.signature) return ctx.accept();
+      if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
+        guest.refused++;
+        ctx.reject(["publickey"]);
+        return;
+      }
+      guest.accepted++;
+      ctx.accept();
+    });
+    client.on("ready", () => {
+      client.on("session", (acceptSession) => {
+        const session = acceptSession();
+        let window = { cols: 80, rows: 24, term: "xterm" };
+        session.on("pty", (accept, _reject, info) => {
+          window = { cols: info.cols, rows: info.rows, term: info.term };
+          guest.windows.push({ ...window });
+          accept?.();
+        });
+        session.on("window-change", (accept, _reject, info) => {
+          guest.windows.push({ cols: info.cols, rows: info.rows });
+          accept?.();
+        });
+        session.on("shell", (accept) => {
+          const channel = accept();
+          const inner = `stty cols ${window.cols} rows ${window.rows}; PS1='${GUEST_PROMPT}' exec bash --norc --noprofile -i`;
+          const shell = spawn("script", ["-qfc", inner, "/dev/null"], {
+            cwd: home,
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, TERM: window.term, LANG: "C.UTF-8", USER: user },
+            stdio: ["pipe", "pipe", "pipe"],
+          });
+          started++;
+          shells.add(shell);
+          channel.pipe(shell.stdin);
+          shell.stdout.pipe(channel, { end: false });
+          shell.stderr.pipe(channel.stderr, { end: false });
+          shell.stdin.on("error", () => {});
+          channel.on("close", () => shell.kill("SIGKILL"));
+          shell.on("exit", (code) => {
+            shells.delete(shell);
+            try {
+              channel.exit(code ?? 0);
+              channel.end();
+            } catch {
+              // The channel is already gone (the client left first).
+            }
+          });
+        });
+      });
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  guest.port = (server.address() as { port: number }).port;
+  return guest;
+}
+
+function matches(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
