@@ -12,6 +12,48 @@ const list = z
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
 
+/** "22000-22999" becomes the inclusive range; "off" becomes null (no forwarded SSH ports). */
+const portRange = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    if (v.toLowerCase() === "off") return null;
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v);
+    const first = Number(m?.[1]);
+    const last = Number(m?.[2]);
+    if (!m || first < 1024 || last > 65535 || first > last) {
+      ctx.addIssue({ code: "custom", message: 'must be "off" or a port range such as 22000-22999 (low-high, within 1024-65535)' });
+      return z.NEVER;
+    }
+    return { first, last };
+  });
+
+const ipv4 = (a: number, b: number, c: number, d: number) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+/** The private IPv4 ranges (RFC 1918) a VM network pool may come from: [base, prefix]. */
+const PRIVATE_V4: Array<[number, number]> = [[ipv4(10, 0, 0, 0), 8], [ipv4(172, 16, 0, 0), 12], [ipv4(192, 168, 0, 0), 16]];
+/** libvirt's own default network and vagrant-libvirt's: a pool overlapping them would hand out a /24 that is already on the host. */
+const TAKEN_V4 = [ipv4(192, 168, 122, 0), ipv4(192, 168, 121, 0)];
+const within = (addr: number, base: number, prefix: number) => prefix === 0 || addr >>> (32 - prefix) === base >>> (32 - prefix);
+
+/** "10.231.0.0/16": a private IPv4 block of /16 to /24, split into /24s (one per VM owner). */
+const networkPool = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+    const octets = m ? m.slice(1, 5).map(Number) : [];
+    const prefix = Number(m?.[5]);
+    const fail = (message: string) => (ctx.addIssue({ code: "custom", message }), z.NEVER);
+    if (!m || octets.some((o) => o > 255)) return fail("must be an IPv4 block in CIDR form, such as 10.231.0.0/16");
+    if (prefix < 16 || prefix > 24) return fail("must be a block of /16 to /24 (it is split into /24 networks, one per VM owner)");
+    const base = ipv4(octets[0]!, octets[1]!, octets[2]!, octets[3]!);
+    const aligned = ((base >>> (32 - prefix)) << (32 - prefix)) >>> 0;
+    if (base !== aligned) return fail(`must start at its first address: ${[24, 16, 8, 0].map((s) => (aligned >>> s) & 255).join(".")}/${prefix}`);
+    if (!PRIVATE_V4.some(([b, p]) => within(base, b, p))) return fail("must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)");
+    if (TAKEN_V4.some((t) => within(t, base, prefix))) return fail("overlaps 192.168.121.0/24 or 192.168.122.0/24, the networks vagrant-libvirt and libvirt create for themselves");
+    return { cidr: v, base, prefix, size: 2 ** (24 - prefix) };
+  });
+
 export const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -76,6 +118,14 @@ export const envSchema = z
     PRICE_DISK_GB_HOUR: num(0, 1e6).default(0.01),
     CREDITS_INITIAL: num(0, 1e9).default(100),
     CREDITS_LOW_WARNING: num(0, 1e9).default(10),
+
+    // VM access: forwarded SSH ports on this host and one libvirt network per VM owner
+    VM_SSH_PORT_RANGE: portRange.default(portRange.parse("22000-22999")),
+    PUBLIC_SSH_HOST: z
+      .string()
+      .regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]{2,39}$/, "must be a host name or IP address, e.g. cloud.example.com")
+      .optional(), // defaults to the host name in AUTH_URL, else this machine's host name
+    VM_NETWORK_POOL: networkPool.default(networkPool.parse("10.231.0.0/16")),
 
     // Browser terminals (shells in running VMs, held by this web process)
     TERMINAL_MAX_PER_VM: int(1, 1000).default(4),

@@ -25,6 +25,13 @@ async function start() {
     console.error(`\n[twarga] database migration failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
+  try {
+    const { secureDataFiles } = await import("./data-permissions");
+    for (const line of await secureDataFiles(e)) console.log(`[twarga] made owner-only: ${line}`);
+  } catch (err) {
+    console.error(`\n[twarga] could not make the data folder owner-only: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
   if (providerOf(e.DATABASE_URL) === "sqlite") {
     // In WAL mode NORMAL is still crash-safe (a power cut can lose only the
     // last commits) and spares every sampler tick an fsync.

@@ -88,7 +88,11 @@ export function SshKeysPanel({ initial }: { initial: SshKeyRow[] }) {
           <span className="mt-1 block text-xs text-gray-500">Ed25519, ECDSA or RSA (2048 bits or more): one line, as in your .pub file.</span>
         </label>
         {error && (
-          <p role="alert" className="whitespace-pre-line break-words rounded border border-red-300 bg-red-50 p-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950/50 dark:text-red-200" data-testid="ssh-key-error">
+          <p
+            role="alert"
+            className="whitespace-pre-line break-words rounded border border-red-300 bg-red-50 p-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950/50 dark:text-red-200"
+            data-testid="ssh-key-error"
+          >
             {error}
           </p>
         )}
@@ -97,7 +101,12 @@ export function SshKeysPanel({ initial }: { initial: SshKeyRow[] }) {
             Added “{addedKey.label}” ({addedKey.fingerprint}).
           </p>
         )}
-        <button type="submit" disabled={add.isPending || !publicKey.trim()} className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-700 disabled:opacity-50" data-testid="ssh-key-add">
+        <button
+          type="submit"
+          disabled={add.isPending || !publicKey.trim()}
+          className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+          data-testid="ssh-key-add"
+        >
           {add.isPending ? "Adding…" : "Add key"}
         </button>
       </form>

@@ -199,7 +199,11 @@ export function parsePublicKey(input: string): ParsedSshKey {
   if (/BEGIN SSH2 PUBLIC KEY/i.test(text)) throw bad("This is an SSH2 (RFC 4716) public key. Convert it to OpenSSH's one-line form with: ssh-keygen -i -f <file>");
   if (/BEGIN [A-Z ]*PUBLIC KEY/i.test(text)) throw bad("This is a PEM public key. Convert it to OpenSSH's one-line form with: ssh-keygen -i -m PKCS8 -f <file>");
   const lines = text.split(/\r?\n/).filter((l) => l.trim());
-  if (lines.length > 1) throw bad(`Paste one key at a time: this text has ${lines.length} lines.`);
+  if (lines.length > 1) {
+    const keyLines = lines.filter((l) => SUPPORTED_KEY_TYPES.includes(l.trim().split(/\s+/)[0]!)).length;
+    if (keyLines > 1) throw bad(`Paste one key at a time: this text has ${keyLines} keys.`);
+    throw bad(`A public key is a single line, but this text has ${lines.length} lines (it may have been wrapped). Copy it again from the .pub file.`);
+  }
 
   const [textType = "", b64, ...rest] = text.split(/\s+/);
   if (!SUPPORTED_KEY_TYPES.includes(textType)) {

@@ -44,7 +44,8 @@ export async function addSshKey(db: Db, actor: Actor, input: { label?: string | 
   const label = keyLabel(input.label, key);
   const existing = await db.sshKey.findUnique({ where: { userId_fingerprint: { userId, fingerprint: key.fingerprint } }, select: { label: true, createdAt: true } });
   if (existing) throw duplicate(existing);
-  if ((await db.sshKey.count({ where: { userId } })) >= MAX_KEYS_PER_USER) throw new DomainError("BAD_REQUEST", `You have ${MAX_KEYS_PER_USER} keys, the most an account may hold. Remove one you no longer use first.`);
+  if ((await db.sshKey.count({ where: { userId } })) >= MAX_KEYS_PER_USER)
+    throw new DomainError("BAD_REQUEST", `You have ${MAX_KEYS_PER_USER} keys, the most an account may hold. Remove one you no longer use first.`);
 
   let row: KeyRow;
   try {

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { childEnv } from "../child-env";
 import { env, type Env } from "../env";
 import { vagrantHome, vmFolder } from "../folders";
 
@@ -30,7 +31,7 @@ export async function ensureVmKey(vmId: string, e: Env = env()): Promise<VmKeyPa
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   await chmod(paths.dir, 0o700);
   if (!existsSync(paths.privateKey) || !existsSync(paths.publicKey)) {
-    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `twarga-vm-${vmId}`, "-f", paths.privateKey], { input: "y\n", reject: true });
+    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `twarga-vm-${vmId}`, "-f", paths.privateKey], { input: "y\n", reject: true, env: childEnv(), extendEnv: false });
   }
   await chmod(paths.privateKey, 0o600);
   return paths;

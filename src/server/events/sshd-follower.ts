@@ -43,17 +43,24 @@ async function inodeOf(path: string): Promise<{ inode: string; size: number } | 
   }
 }
 
+/** Repeats beyond this many in one folded line are counted in the last event's details, not recorded one by one. */
+const MAX_EVENTS_PER_LINE = 100;
+
+/** Records one event per attempt the line stands for (a folded "message repeated N times" line is N attempts). */
 export async function recordSshdObservation(db: Db, o: SshdObservation) {
   const { message, severity } = describeSshd(o);
-  return recordEvent(db, {
-    type: "ssh",
-    action: o.action,
-    severity,
-    message,
-    sourceIp: o.ip,
-    at: o.at,
-    details: { user: o.user, invalidUser: o.invalidUser, method: o.method, port: o.port, host: o.host, pid: o.pid, key: o.key, line: o.line },
-  });
+  const events = Math.min(o.repeat, MAX_EVENTS_PER_LINE);
+  for (let i = 1; i <= events; i++) {
+    await recordEvent(db, {
+      type: "ssh",
+      action: o.action,
+      severity,
+      message: o.repeat > 1 ? `${message} (attempt ${i} of ${o.repeat} folded into one log line)` : message,
+      sourceIp: o.ip,
+      at: o.at,
+      details: { user: o.user, invalidUser: o.invalidUser, method: o.method, port: o.port, host: o.host, pid: o.pid, key: o.key, line: o.line, ...(o.repeat > 1 ? { repeat: o.repeat, attempt: i } : {}) },
+    });
+  }
 }
 
 export class SshdLogFollower {

@@ -20,6 +20,8 @@ export interface SshdObservation {
   invalidUser: boolean;
   /** Key type and fingerprint of an accepted public key, when logged. */
   key: string | null;
+  /** How many attempts the line stands for: rsyslog folds repeats into "message repeated N times: [ … ]". */
+  repeat: number;
   line: string;
 }
 
@@ -37,8 +39,12 @@ const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2
 
 // An address is IPv4 or IPv6 (hex, colons, optional embedded IPv4, optional zone).
 const IP = "([0-9A-Fa-f:.]+(?:%[\\w.-]+)?)";
-const USER = "(.*?)"; // user names may contain spaces when invalid ("Invalid user a b from …")
-const MESSAGES: { re: RegExp; action: SshdAction; build: (m: RegExpMatchArray) => Omit<SshdObservation, "at" | "host" | "pid" | "line" | "action"> }[] = [
+// The user name is the attacker's text, logged verbatim: it may contain spaces
+// and even " from 6.6.6.6 port 1". Greedy, so the address is the last
+// " from <ip> port <n>" on the line, the one sshd itself appended.
+const USER = "(.*)";
+const REPEATED = /^message repeated (\d+) times: \[ ?(.*?) ?\]$/;
+const MESSAGES: { re: RegExp; action: SshdAction; build: (m: RegExpMatchArray) => Omit<SshdObservation, "at" | "host" | "pid" | "line" | "action" | "repeat"> }[] = [
   {
     re: new RegExp(`^Failed (\\S+) for (invalid user )?${USER} from ${IP} port (\\d+)(?: ssh2)?(?:: (.*))?$`),
     action: "ssh.failed",
@@ -99,12 +105,18 @@ export function parseSshdLine(raw: string, now: Date = new Date()): ParseResult 
   }
   if (!at || Number.isNaN(at.getTime())) return { kind: "unparseable" };
   if (!SSHD_PROGRAMS.has(program)) return { kind: "ignored" };
+  let repeat = 1;
+  const repeated = REPEATED.exec(text);
+  if (repeated) {
+    repeat = Number(repeated[1]);
+    text = repeated[2]!;
+  }
   for (const message of MESSAGES) {
     const m = text.match(message.re);
     if (!m) continue;
     const fields = message.build(m);
     if (!isIp(fields.ip)) return { kind: "unparseable" };
-    return { kind: "event", observation: { at, host, pid: pid ? Number(pid) : null, action: message.action, line, ...fields } };
+    return { kind: "event", observation: { at, host, pid: pid ? Number(pid) : null, action: message.action, line, ...fields, repeat } };
   }
   // A sign-in message we should understand but cannot is worth counting.
   return SIGN_IN_PREFIX.test(text) ? { kind: "unparseable" } : { kind: "ignored" };

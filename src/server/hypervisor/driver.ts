@@ -9,6 +9,7 @@ import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { childEnv } from "../child-env";
 import { env, type Env } from "../env";
 import { commandFailure } from "./virsh";
 
@@ -61,7 +62,7 @@ export async function probeAccelerator(accel: "kvm" | "tcg", qemuBin = QEMU_BIN)
       ["-accel", accel, ...(accel === "kvm" ? ["-cpu", "host"] : []), "-machine", "pc", "-m", "16", "-display", "none",
         "-nodefaults", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         "-drive", `file=${image},format=raw,if=ide`],
-      { timeout: PROBE_TIMEOUT_MS, reject: false, stdin: "ignore" },
+      { timeout: PROBE_TIMEOUT_MS, reject: false, stdin: "ignore", env: childEnv(), extendEnv: false },
     );
     const ms = Date.now() - started;
     if (result.exitCode === PROBE_EXIT_CODE) return { works: true, detail: `a test guest ran under ${accel} in ${ms} ms` };

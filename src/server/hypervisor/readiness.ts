@@ -4,6 +4,7 @@
 // message while it is not ready. Monitoring does not depend on it.
 import { execa } from "execa";
 import { env, type Env } from "../env";
+import { childEnv } from "../child-env";
 import { vagrantHome } from "../folders";
 import { QEMU_BIN, vmDriver, type DriverChoice } from "./driver";
 import { commandFailure, runVirsh } from "./virsh";
@@ -35,7 +36,7 @@ const CHECK_TIMEOUT_MS = 30_000;
 type Run = (bin: string, args: string[]) => Promise<string>;
 
 const runTool = (e: Env): Run => async (bin, args) =>
-  (await execa(bin, args, { timeout: CHECK_TIMEOUT_MS, stdin: "ignore", env: { VAGRANT_HOME: vagrantHome(e), LC_ALL: "C" } })).stdout;
+  (await execa(bin, args, { timeout: CHECK_TIMEOUT_MS, stdin: "ignore", env: childEnv({ VAGRANT_HOME: vagrantHome(e), LC_ALL: "C" }), extendEnv: false })).stdout;
 
 export interface ReadinessDeps {
   run?: Run;

@@ -2,6 +2,7 @@
 // shell), always against the configured libvirt URI, always with a timeout so
 // a hung libvirtd costs one tick and not the sampler.
 import { execa } from "execa";
+import { childEnv } from "../child-env";
 import { env, type Env } from "../env";
 
 /** Runs `virsh <args>` and resolves with its stdout; rejects on a non-zero exit or timeout. */
@@ -13,7 +14,8 @@ export async function runVirsh(args: string[], e: Env = env(), timeoutMs = VIRSH
   const result = await execa(e.VIRSH_BIN, ["--connect", e.LIBVIRT_URI, ...args], {
     timeout: timeoutMs,
     stdin: "ignore",
-    env: { LC_ALL: "C" },
+    env: childEnv({ LC_ALL: "C" }),
+    extendEnv: false,
   });
   return result.stdout;
 }

@@ -5,6 +5,7 @@
 import { execa } from "execa";
 import { createInterface } from "node:readline";
 import { env, type Env } from "../env";
+import { childEnv } from "../child-env";
 import { vagrantHome } from "../folders";
 
 export interface VagrantRun {
@@ -38,12 +39,12 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Vagrant's whole environment: the app's own (PATH, HOME, proxies, which Vagrant
- * and its Ruby need) with Vagrant's settings on top. It is complete, so execa
- * is told not to merge process.env in a second time (extendEnv: false).
+ * Vagrant's whole environment: the allowlist of childEnv (never the app's
+ * secrets) and Vagrant's settings. extendEnv: false below keeps execa from
+ * merging process.env back in.
  */
-export function vagrantEnv(e: Env = env()): NodeJS.ProcessEnv {
-  return { ...process.env, VAGRANT_HOME: vagrantHome(e), VAGRANT_CHECKPOINT_DISABLE: "1", VAGRANT_NO_COLOR: "1" };
+export function vagrantEnv(e: Env = env()): Record<string, string> {
+  return childEnv({ VAGRANT_HOME: vagrantHome(e), VAGRANT_CHECKPOINT_DISABLE: "1", VAGRANT_NO_COLOR: "1", LIBVIRT_DEFAULT_URI: e.LIBVIRT_URI });
 }
 
 export async function runVagrant(run: VagrantRun, e: Env = env()): Promise<VagrantResult> {

@@ -104,7 +104,7 @@ export async function startStandInGuest(opts: { authorizedKeys: string[]; user?:
           const inner = `stty cols ${window.cols} rows ${window.rows}; PS1='${GUEST_PROMPT}' exec bash --norc --noprofile -i`;
           const shell = spawn("script", ["-qfc", inner, "/dev/null"], {
             cwd: home,
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, TERM: window.term, LANG: "C.UTF-8", USER: user },
+            env: { NODE_ENV: "test", PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, TERM: window.term, LANG: "C.UTF-8", USER: user },
             stdio: ["pipe", "pipe", "pipe"],
           });
           started++;

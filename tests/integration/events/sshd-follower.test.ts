@@ -39,6 +39,17 @@ describe("sshd log follower", () => {
     expect(e.createdAt.toISOString()).toBe("2026-11-28T01:00:00.000Z");
   });
 
+  it("records a line rsyslog folded ('message repeated 4 times') as four failed attempts", async () => {
+    writeFileSync(log, "");
+    const f = new SshdLogFollower(t.db, log);
+    await f.poll();
+    appendFileSync(log, "2026-11-28T01:00:00.000000+00:00 bastion sshd[10]: message repeated 4 times: [ Failed password for root from 198.51.100.9 port 2222 ssh2]\n");
+    await f.poll();
+    const events = await t.db.event.findMany({ where: { type: "ssh", action: "ssh.failed", sourceIp: "198.51.100.9" } });
+    expect(events).toHaveLength(4);
+    expect(events.map((e) => (e.details as { attempt: number }).attempt).sort()).toEqual([1, 2, 3, 4]);
+  });
+
   it("waits for a half-written line to be finished", async () => {
     writeFileSync(log, "");
     const f = new SshdLogFollower(t.db, log);

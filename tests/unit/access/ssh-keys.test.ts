@@ -95,7 +95,11 @@ const refusal = (text: string) => {
 };
 
 describe("accepted keys match ssh-keygen -lf", () => {
-  const cases = [...GENERATED.map((g) => ({ file: `${g.name}.pub`, type: g.type })), { file: "sk-ed25519.pub", type: "sk-ssh-ed25519@openssh.com" }, { file: "sk-ecdsa.pub", type: "sk-ecdsa-sha2-nistp256@openssh.com" }];
+  const cases = [
+    ...GENERATED.map((g) => ({ file: `${g.name}.pub`, type: g.type })),
+    { file: "sk-ed25519.pub", type: "sk-ssh-ed25519@openssh.com" },
+    { file: "sk-ecdsa.pub", type: "sk-ecdsa-sha2-nistp256@openssh.com" },
+  ];
 
   it.each(cases)("$file", ({ file: name, type }) => {
     const text = read(name);
@@ -214,8 +218,10 @@ describe("refused keys", () => {
     expect(parsePublicKey(fits).bits).toBe(4096);
   });
 
-  it("two keys in one paste", () => {
-    expect(refusal(`${read("ed25519.pub")}${read("ecdsa256.pub")}`)).toMatch(/one key at a time: this text has 2 lines/);
+  it("two keys in one paste, and one key wrapped over lines", () => {
+    expect(refusal(`${read("ed25519.pub")}${read("ecdsa256.pub")}`)).toMatch(/one key at a time: this text has 2 keys/);
+    const [t, b64] = read("rsa2048.pub").split(" ") as [string, string];
+    expect(refusal(`${t} ${b64.slice(0, 200)}\n${b64.slice(200)}`)).toMatch(/single line, but this text has 2 lines/);
   });
 
   it("other formats, each with how to get the right one", () => {

@@ -16,7 +16,7 @@ describe("sshd log parser on a Debian OpenSSH corpus", () => {
   it("classifies every corpus line", () => {
     const kinds = corpus.map((l) => parseSshdLine(l, now).kind);
     expect(kinds).toEqual([
-      ...Array(11).fill("event"),
+      ...Array(13).fill("event"),
       "ignored", // pam session chatter from sshd
       "ignored", // Received disconnect
       "ignored", // CRON
@@ -25,6 +25,20 @@ describe("sshd log parser on a Debian OpenSSH corpus", () => {
       "unparseable", // bad month
       "unparseable", // sign-in message without an address
     ]);
+  });
+
+  it("takes the address sshd appended, not one an attacker put in the user name", () => {
+    const o = observation(corpus[11]!);
+    expect(o.ip).toBe("203.0.113.77");
+    expect(o.port).toBe(51514);
+    expect(o.user).toBe("x from 6.6.6.6 port 1: y");
+    expect(o.invalidUser).toBe(true);
+  });
+
+  it("counts rsyslog's folded repeats as that many attempts", () => {
+    const o = observation(corpus[12]!);
+    expect(o).toMatchObject({ action: "ssh.failed", user: "root", ip: "198.51.100.23", port: 40022, repeat: 4 });
+    expect(observation(corpus[0]!).repeat).toBe(1);
   });
 
   it("reads failed passwords for valid and invalid users", () => {
