@@ -9,6 +9,8 @@ const nextConfig = {
     "systeminformation",
     "oidc-provider",
     "execa",
+    // Loads a native crypto addon (sshcrypto.node) at run time.
+    "ssh2",
   ],
   poweredByHeader: false,
   // Lets several builds (e.g. parallel test runs) live side by side.

@@ -1,6 +1,7 @@
 // The one list of long-running services a server process runs (sampler, VM job
-// runner and metering, retention, sshd log follower). Each returns a handle
-// whose stop() finishes work in flight; SIGTERM stops them all.
+// runner and metering, retention, sshd log follower, SSH port forwarding, guest
+// key sync). Each returns a handle whose stop() finishes work in flight;
+// SIGTERM stops them all.
 export interface BackgroundService {
   name: string;
   stop(): Promise<void>;
@@ -14,7 +15,14 @@ type Starter = { name: string; start: () => Promise<{ stop(): Promise<void> }> |
 const starters: Starter[] = [
   { name: "security events (correlation rules, sshd log follower, retention)", start: async () => (await import("./events/service")).startEventServices((await import("./db")).db) },
   { name: "VM jobs (start-up reconciliation, job runner, per-minute metering)", start: async () => (await import("./vms/services")).startVmServices((await import("./db")).db) },
+  { name: "SSH port forwarding (a listener per running VM)", start: async () => (await import("./access/ssh-forwarder")).startSshForwarder((await import("./db")).db) },
+  { name: "guest key sync (owners' SSH keys into running VMs, every minute)", start: async () => (await import("./access/key-sync")).startKeySync((await import("./db")).db) },
   { name: "metrics sampler (host and VM readings, rollups, alerts, retention)", start: async () => (await import("./metrics/service")).startMetricsServices((await import("./db")).db) },
+  // Terminals start on demand (src/server/access/terminal-sessions.ts); this only closes and records them on a graceful stop.
+  {
+    name: "browser terminals (closed and recorded at shutdown)",
+    start: async () => ({ stop: async () => (await import("./access/terminal-sessions")).terminalSessions((await import("./db")).db).closeAll("the app is stopping") }),
+  },
 ];
 
 export async function startBackgroundServices(): Promise<void> {

@@ -2,6 +2,7 @@
 // setting stops the process with a message naming it and saying how to fix it.
 // .env.example documents each one; keep the two in step.
 import { z } from "zod";
+import { NAMED_RANGES, parseRange, type IpRange } from "./ip-ranges";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
@@ -54,6 +55,34 @@ const networkPool = z
     return { cidr: v, base, prefix, size: 2 ** (24 - prefix) };
   });
 
+/**
+ * Which peers may speak for the client in X-Forwarded-For, as Express's
+ * `trust proxy` reads it: a hop count ("1": the one proxy in front of the app),
+ * or a comma list of addresses, CIDR blocks and the names loopback, linklocal
+ * and uniquelocal. Empty trusts nobody: the socket's peer is the client.
+ */
+export type TrustedProxies = { hops: number } | { ranges: IpRange[] };
+const trustedProxies = z
+  .string()
+  .trim()
+  .transform((v, ctx): TrustedProxies => {
+    if (/^\d+$/.test(v)) {
+      const hops = Number(v);
+      if (hops <= 100) return { hops };
+    }
+    const out: IpRange[] = [];
+    for (const item of v.split(",").map((s) => s.trim()).filter(Boolean)) {
+      const named = NAMED_RANGES[item.toLowerCase()];
+      const range = named ?? parseRange(item);
+      if (!range) {
+        ctx.addIssue({ code: "custom", message: `"${item}" is not an IP address, a CIDR block (10.0.0.0/8) or one of loopback, linklocal, uniquelocal; or give a hop count such as 1` });
+        return z.NEVER;
+      }
+      out.push(...(Array.isArray(range) ? range : [range]));
+    }
+    return { ranges: out };
+  });
+
 export const envSchema = z
   .object({
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -84,6 +113,9 @@ export const envSchema = z
     LOCAL_IDP: z.enum(["auto", "on", "off"]).default("auto"),
     LOCAL_IDP_PORT: int(1, 65535).default(3001),
     LOCAL_IDP_HOST: z.string().default("127.0.0.1"),
+    /** Sign in an OIDC/Google email its issuer did not mark verified (email_verified). */
+    AUTH_TRUST_UNVERIFIED_EMAIL: bool.default(false),
+    TRUSTED_PROXIES: trustedProxies.default({ ranges: [] }),
 
     // Background services (sampler, job runner, retention, log follower): off for a web-only replica.
     BACKGROUND_SERVICES: bool.default(true),
@@ -149,6 +181,9 @@ export const envSchema = z
     BRUTE_FORCE_WINDOW_MIN: num(1, 10080).default(10),
     MASS_DESTROY_THRESHOLD: int(1, 10000).default(5),
     MASS_DESTROY_WINDOW_MIN: num(1, 10080).default(10),
+
+    // Alert webhooks: whether a URL may resolve to a private address (10/8, 172.16/12, 192.168/16, fc00::/7, loopback).
+    WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   })
   .superRefine((env, ctx) => {
     const pairs = [
@@ -169,6 +204,14 @@ export const envSchema = z
         path: ["AUTH_ALLOWED_DOMAINS"],
         message:
           "an external sign-in provider is configured but nobody is restricted: set AUTH_ALLOWED_DOMAINS (e.g. example.com) or AUTH_ALLOWED_EMAILS, otherwise anyone with such an account could sign in",
+      });
+    if (env.LOCAL_IDP === "on" && external && env.NODE_ENV === "production")
+      ctx.addIssue({
+        code: "custom",
+        path: ["LOCAL_IDP"],
+        message:
+          "is on beside an external sign-in provider (GitHub, Google or OIDC) in production: anyone who can reach the local provider could sign in as any email, " +
+          "an admin's included. Set LOCAL_IDP=off (or remove the line from .env; auto turns it off when a provider is configured)",
       });
     // `next build` imports server modules with NODE_ENV=production but serves
     // nothing; the secret is checked when the server starts.

@@ -15,3 +15,6 @@ export class DomainError extends Error {
 export const notFound = (what: string) => new DomainError("NOT_FOUND", `${what} not found.`);
 export const conflict = (message: string) => new DomainError("CONFLICT", message);
 export const forbidden = (message = "You do not have access to this.") => new DomainError("FORBIDDEN", message);
+
+/** Prisma's unique-constraint violation (P2002), the same through every driver adapter: a concurrent writer took the value first. */
+export const isUniqueViolation = (err: unknown): boolean => (err as { code?: string } | null)?.code === "P2002";

@@ -5,10 +5,13 @@ import { env, EnvError, localIdpEnabled } from "./env";
 import { migrate } from "./db/migrate";
 import { providerOf } from "./db/client";
 import { startBackgroundServices } from "./background";
+import { installPeerAddressHeader } from "./request-info";
 
 const globalForStart = globalThis as unknown as { twargaStarted?: Promise<void> };
 
 async function start() {
+  // Before anything else, so every request from now on carries its socket's address.
+  installPeerAddressHeader();
   let e;
   try {
     e = env();

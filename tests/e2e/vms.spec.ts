@@ -28,7 +28,9 @@ test.describe.serial("VMs", () => {
     await expect(page.getByTestId("vm-name")).toHaveText("web-1");
     await expect(page.getByTestId("job-output-text")).toContainText("Machine booted and ready!", { timeout: 30_000 });
     await expect(page.getByTestId("vm-state")).toHaveText("running");
-    await expect(page.getByTestId("ssh-command")).toContainText(/vagrant@192\.168\.121\.\d+/);
+    // One command through the VM's forwarded port on the app's host name: no key path, no host-only address.
+    await expect(page.getByTestId("ssh-command")).toHaveText(/^ssh -p 22\d{3} vagrant@localhost$/);
+    await expect(page.getByTestId("vm-keys-status")).toContainText("Own key: yes");
     await expect(page.getByTestId("job-history")).toContainText("create");
 
     await page.goto(`${app.url}/vms`);

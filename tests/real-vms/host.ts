@@ -47,9 +47,40 @@ export function vagrantUpPids(vmId: string): number[] {
     });
 }
 
-/** Runs a command in the guest with exactly the SSH command line the app shows. */
-export async function sshWith(shownCommand: string, command: string, timeoutMs = 60_000): Promise<string> {
+/**
+ * Runs a command in the guest with the SSH command line the app shows (which
+ * names no key: the user brings their own) and the given private key, as a
+ * user would from their laptop. Rejects when the guest refuses the key.
+ */
+export async function sshWith(shownCommand: string, keyPath: string, command: string, timeoutMs = 60_000): Promise<string> {
   const [bin, ...args] = shownCommand.trim().split(/\s+/);
-  const r = await execa(bin!, [...args, "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", command], { timeout: timeoutMs });
+  const destination = args.pop()!;
+  const options = ["-i", keyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+  const r = await execa(bin!, [...args, ...options, destination, command], { timeout: timeoutMs });
   return r.stdout;
+}
+
+/** The guest's IPv4 address as libvirt's DHCP leased it (the host's view, not the app's). */
+export async function guestAddress(vmId: string): Promise<string> {
+  const m = /(\d+\.\d+\.\d+\.\d+)\/\d+/.exec(await virsh("domifaddr", domainOf(vmId)));
+  if (!m) throw new Error(`libvirt knows no address of ${domainOf(vmId)}`);
+  return m[1]!;
+}
+
+/** The libvirt network a VM's first interface is on. */
+export async function guestNetwork(vmId: string): Promise<string> {
+  const line = (await virsh("domiflist", domainOf(vmId))).split("\n").find((l) => /\bnetwork\b/.test(l));
+  return line?.trim().split(/\s+/)[2] ?? "";
+}
+
+/** Names of the libvirt networks that exist (active or not). */
+export async function networks(): Promise<string[]> {
+  return (await virsh("net-list", "--all", "--name")).split("\n").map((l) => l.trim()).filter(Boolean);
+}
+
+/** A fresh ed25519 key pair made by ssh-keygen, as a team member has on their laptop. */
+export async function newUserKey(dir: string, name: string): Promise<{ privateKey: string; publicKey: string }> {
+  const privateKey = `${dir}/${name}`;
+  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@laptop`, "-f", privateKey]);
+  return { privateKey, publicKey: readFileSync(`${privateKey}.pub`, "utf8").trim() };
 }

@@ -1,25 +1,34 @@
-// The whole VM lifecycle in the browser, on the real hypervisor: the app runs
-// the real vagrant, vagrant-libvirt, libvirt and QEMU (software emulation here)
-// with the locally built box. What the page says is checked against the host
-// (virsh, the VM folders) and against the guest itself (ssh with the command
-// the page shows). Run by tests/real-vms/run.sh, which also cleans up the host.
-import { existsSync, readFileSync } from "node:fs";
+// The whole VM lifecycle in the browser, on the real hypervisor, against the
+// app the README's quick start serves (tests/real-vms/run.sh starts it from a
+// clean checkout): the real vagrant, vagrant-libvirt, libvirt and QEMU
+// (software emulation here) with the box the quick start built. Two team
+// members, each with their own VM and their own SSH key. What the page says
+// is checked against the host (virsh, the VM folders) and against the guests
+// themselves (ssh from "their laptop": the command the page shows, their key).
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { execa } from "execa";
 import { signIn } from "../e2e/support/session";
 import { realVmApp as app } from "./app";
-import { domainState, leftovers, LIBVIRTD_PID_FILE, sshWith, vagrantUpPids } from "./host";
+import { domainState, guestAddress, guestNetwork, leftovers, LIBVIRTD_PID_FILE, networks, newUserKey, sshWith, vagrantUpPids } from "./host";
 
 const BOX_LABEL = "Debian 12 (bookworm) (local/debian12)";
 /** A boot under emulation takes about a minute; two at once on two cores, more. */
 const BOOT_MS = 10 * 60_000;
+const INSECURE_KEY = path.join(process.env.VAGRANT_HOME ?? "", "insecure_private_key");
 const log = (msg: string) => console.log(`[real-vms] ${new Date().toISOString().slice(11, 19)} ${msg}`);
 
 let pageA: Page;
 let pageB: Page;
 let vmA = "";
 let vmB = "";
+const keyDir = mkdtempSync(path.join(tmpdir(), "twarga-user-keys-"));
+let keyA: { privateKey: string; publicKey: string };
+let keyA2: { privateKey: string; publicKey: string };
+let keyB: { privateKey: string; publicKey: string };
 
 async function launch(page: Page, name: string): Promise<string> {
   await page.goto(`${app.url}/vms/new`);
@@ -56,7 +65,29 @@ async function destroy(page: Page, name: string) {
   await expectState(page, "destroyed", 5 * 60_000);
 }
 
-const sshShown = async (page: Page) => (await page.getByTestId("ssh-command").textContent())!;
+async function addKey(page: Page, label: string, publicKey: string) {
+  await page.goto(`${app.url}/settings/keys`);
+  await page.getByTestId("ssh-key-label-input").fill(label);
+  await page.getByTestId("ssh-key-input").fill(publicKey);
+  await page.getByTestId("ssh-key-add").click();
+  await expect(page.getByTestId("ssh-key-row").filter({ hasText: label })).toBeVisible();
+}
+
+const sshShown = async (page: Page) => (await page.getByTestId("ssh-command").textContent())!.trim();
+
+/** Whether an ssh attempt with this key is refused (true) or lets the key in (false). */
+async function refused(shown: string, keyPath: string): Promise<boolean> {
+  return sshWith(shown, keyPath, "true", 40_000).then(
+    () => false,
+    (err: { stderr?: string }) => /Permission denied/.test(err.stderr ?? ""),
+  );
+}
+
+/** Runs a probe inside the guest; true when it succeeded. */
+async function fromGuest(shown: string, keyPath: string, probe: string): Promise<boolean> {
+  const out = await sshWith(shown, keyPath, `if ${probe} >/dev/null 2>&1; then echo reached; else echo blocked; fi`, 60_000);
+  return out.trim().endsWith("reached");
+}
 
 /** The CPU % a VM's live tile shows (the app's sampler reading virsh domstats every 5 s). */
 async function cpuTile(page: Page): Promise<number | null> {
@@ -65,25 +96,34 @@ async function cpuTile(page: Page): Promise<number | null> {
   return m ? Number(m[1]) : null;
 }
 
-test.describe.serial("VMs on the real hypervisor, through the browser", () => {
+/** What the browser terminal shows (xterm's DOM renderer keeps the rows as text). */
+const terminalText = async (page: Page) => (await page.locator("[data-testid=terminal] .xterm-rows").textContent()) ?? "";
+
+test.describe.serial("VMs on the real hypervisor, through the browser, for two team members", () => {
   test.beforeAll(async ({ browser }: { browser: Browser }) => {
-    const context = await browser.newContext();
-    pageA = await context.newPage();
-    pageB = await context.newPage();
+    // Two people, two browser profiles: nothing of one session reaches the other.
+    pageA = await (await browser.newContext()).newPage();
+    pageB = await (await browser.newContext()).newPage();
+    [keyA, keyA2, keyB] = await Promise.all([newUserKey(keyDir, "alice"), newUserKey(keyDir, "alice-second"), newUserKey(keyDir, "bob")]);
   });
 
   test("signs in; the host is ready and says which driver it uses", async () => {
     // The first account is the admin, so the health view is open to it.
-    await signIn(pageA, app, "real-vms@example.com");
+    await signIn(pageA, app, "alice@example.com");
     await pageA.goto(`${app.url}/admin/health`);
     await expect(pageA.getByText(/^Ready: qemu \S+, libvirt /)).toBeVisible({ timeout: 60_000 });
     await expect(pageA.getByText(/^driver in use: (kvm|qemu) \(detected\)/)).toBeVisible();
+    await signIn(pageB, app, "bob@example.com");
   });
 
-  test("two VMs launched at once both show progress, then RUNNING with an address", async () => {
+  test("each member adds their own public key on the keys page", async () => {
+    await addKey(pageA, "alice laptop", keyA.publicKey);
+    await addKey(pageB, "bob laptop", keyB.publicKey);
+  });
+
+  test("two members' VMs launched at once both show progress, then RUNNING with a command to copy", async () => {
     vmA = await launch(pageA, "real-a");
     vmB = await launch(pageB, "real-b");
-    // Both are being created at the same time: the page shows the job's step and progress.
     for (const page of [pageA, pageB]) await expect(page.getByTestId("job-progress")).toBeVisible();
     await expect(pageA.getByTestId("job-progress")).toContainText(/create: /);
     // One live page at a time while the guests boot: a rendering browser
@@ -93,34 +133,105 @@ test.describe.serial("VMs on the real hypervisor, through the browser", () => {
     await expectState(pageA, "running");
     await pageB.goto(urlB);
     await expectState(pageB, "running");
-    for (const page of [pageA, pageB]) await expect(page.getByTestId("ssh-command")).toContainText(/vagrant@\d+\.\d+\.\d+\.\d+$/);
+    // One command, through the host's forwarded port: no key path, no host-only address.
+    for (const page of [pageA, pageB]) {
+      const shown = await sshShown(page);
+      expect(shown).toMatch(/^ssh -p 22\d\d\d vagrant@\S+$/);
+      expect(shown).not.toMatch(/insecure_private_key|-i |192\.168\.|10\.231\./);
+    }
+    expect(await sshShown(pageA)).not.toBe(await sshShown(pageB));
     expect(await domainState(vmA)).toBe("running");
     expect(await domainState(vmB)).toBe("running");
   });
 
-  test("the SSH details on the page work, and the disk is the size asked for", async () => {
-    expect(await sshWith(await sshShown(pageA), "uptime")).toContain("load average");
-    const rootKiB = Number((await sshWith(await sshShown(pageA), "df -k --output=size / | tail -n1")).trim());
+  test("each member's own key gets into their VM through the forwarded port; Vagrant's insecure key and the other member's key do not", async () => {
+    const [shownA, shownB] = [await sshShown(pageA), await sshShown(pageB)];
+    expect(await sshWith(shownA, keyA.privateKey, "uptime")).toContain("load average");
+    expect(await sshWith(shownB, keyB.privateKey, "uptime")).toContain("load average");
+    expect(existsSync(INSECURE_KEY)).toBe(true);
+    expect(await refused(shownA, INSECURE_KEY)).toBe(true);
+    expect(await refused(shownB, INSECURE_KEY)).toBe(true);
+    expect(await refused(shownA, keyB.privateKey)).toBe(true);
+    expect(await refused(shownB, keyA.privateKey)).toBe(true);
+    // No password login either.
+    expect(await sshWith(shownA, keyA.privateKey, "sudo sshd -T | grep -E '^(passwordauthentication|kbdinteractiveauthentication) '")).toMatch(/passwordauthentication no[\s\S]*kbdinteractiveauthentication no/);
+    // The disk is the size asked for.
+    const rootKiB = Number((await sshWith(shownA, keyA.privateKey, "df -k --output=size / | tail -n1")).trim());
     expect(rootKiB).toBeGreaterThan(9 * 1024 * 1024);
   });
 
-  test("stop, start and restart, each reaching its state on the page", async () => {
+  test("the two owners' VMs sit on different networks and cannot reach each other; each still reaches the app's host", async () => {
+    const [ipA, ipB] = [await guestAddress(vmA), await guestAddress(vmB)];
+    const [netA, netB] = [await guestNetwork(vmA), await guestNetwork(vmB)];
+    log(`A ${ipA} on ${netA}, B ${ipB} on ${netB}`);
+    expect(netA).not.toBe(netB);
+    const [shownA, shownB] = [await sshShown(pageA), await sshShown(pageB)];
+    for (const [shown, key, other] of [
+      [shownA, keyA.privateKey, ipB],
+      [shownB, keyB.privateKey, ipA],
+    ] as const) {
+      expect(await fromGuest(shown, key, `sudo ping -c 2 -W 3 ${other}`)).toBe(false);
+      expect(await fromGuest(shown, key, `timeout 5 bash -c '</dev/tcp/${other}/22'`)).toBe(false);
+    }
+    // Controls: the same probes do work toward what a VM may reach (its own
+    // gateway, the host's app port), so the failures above are the isolation.
+    const gatewayA = ipA.replace(/\.\d+$/, ".1");
+    expect(await fromGuest(shownA, keyA.privateKey, `sudo ping -c 2 -W 3 ${gatewayA}`)).toBe(true);
+    expect(await fromGuest(shownA, keyA.privateKey, `timeout 5 bash -c '</dev/tcp/${gatewayA}/${app.port}'`)).toBe(true);
+  });
+
+  test("a key added while the VM runs gets in within a minute", async () => {
+    const shownA = await sshShown(pageA);
+    expect(await refused(shownA, keyA2.privateKey)).toBe(true);
+    await addKey(pageA, "alice second laptop", keyA2.publicKey);
+    const added = Date.now();
+    let inside = false;
+    while (!inside && Date.now() - added < 75_000) {
+      inside = !(await refused(shownA, keyA2.privateKey));
+      if (!inside) await sleep(5_000);
+    }
+    log(`the added key got in after ${Math.round((Date.now() - added) / 1000)} s`);
+    expect(inside).toBe(true);
+  });
+
+  test("the browser terminal runs commands in the owner's VM; the other member cannot open it", async () => {
+    await pageA.goto(`${app.url}/vms/${vmA}`);
+    await pageA.getByTestId("terminal-open").click();
+    await expect(pageA.getByTestId("terminal-status")).toContainText(/connected/i, { timeout: 60_000 });
+    await pageA.getByTestId("terminal").click();
+    await pageA.keyboard.type("uptime");
+    await pageA.keyboard.press("Enter");
+    await pageA.keyboard.type("echo $((6*7))");
+    await pageA.keyboard.press("Enter");
+    await expect.poll(() => terminalText(pageA), { timeout: 30_000 }).toContain("load average");
+    await expect.poll(() => terminalText(pageA), { timeout: 30_000 }).toMatch(/\b42\b/);
+    // Bob: A's VM is not his; the page and the terminal endpoint both refuse.
+    const page = await pageB.goto(`${app.url}/vms/${vmA}`);
+    expect(page?.status()).toBe(404);
+    const open = await pageB.request.post(`${app.url}/api/terminal`, { data: { vmId: vmA, cols: 80, rows: 24 } });
+    expect([403, 404]).toContain(open.status());
+  });
+
+  test("stopping the VM closes its open terminal with a message; start and restart reach their states", async () => {
     await act(pageA, "stop", "stopped");
+    await expect(pageA.getByTestId("terminal-status")).toContainText(/closed/i, { timeout: 30_000 });
     expect(await domainState(vmA)).toBe("shut off");
     await expect(pageA.getByTestId("ssh-command")).toHaveCount(0);
     await act(pageA, "start", "running");
-    expect(await sshWith(await sshShown(pageA), "uptime")).toContain("load average");
-    const bootBefore = await sshWith(await sshShown(pageA), "cat /proc/sys/kernel/random/boot_id");
+    const shownA = await sshShown(pageA);
+    expect(await sshWith(shownA, keyA.privateKey, "uptime")).toContain("load average");
+    const bootBefore = await sshWith(shownA, keyA.privateKey, "cat /proc/sys/kernel/random/boot_id");
     await act(pageA, "restart", "running");
     // A restart is a real reboot of the guest.
-    expect(await sshWith(await sshShown(pageA), "cat /proc/sys/kernel/random/boot_id")).not.toBe(bootBefore);
+    expect(await sshWith(await sshShown(pageA), keyA.privateKey, "cat /proc/sys/kernel/random/boot_id")).not.toBe(bootBefore);
   });
 
   test("a busy guest's CPU tile rises above 50 % while the idle guest's stays low", async () => {
     // The live tiles come from the app's sampler (one `virsh domstats` per tick).
     // B has been up for minutes (its boot-time work is done): it is the idle one.
+    await pageB.goto(`${app.url}/vms/${vmB}`);
     await expect(pageB.getByTestId("vm-tile-memory-value")).toHaveText(/\d/, { timeout: 30_000 });
-    const busy = sshWith(await sshShown(pageA), 'timeout 45 sh -c "while :; do :; done"; true', 90_000);
+    const busy = sshWith(await sshShown(pageA), keyA.privateKey, 'timeout 45 sh -c "while :; do :; done"; true', 90_000);
     let busyMax = 0;
     let idleMax = 0;
     for (let i = 0; i < 16 && busyMax <= 50; i++) {
@@ -148,14 +259,17 @@ test.describe.serial("VMs on the real hypervisor, through the browser", () => {
     await execa("bash", ["scripts/host-setup.sh"], { stdio: "inherit" });
     await expect(pageB.getByTestId("vm-metrics-unavailable")).toHaveCount(0, { timeout: 60_000 });
     await expect(pageB.getByTestId("vm-state")).toHaveText("running");
-    expect(await sshWith(await sshShown(pageB), "uptime")).toContain("load average");
+    expect(await sshWith(await sshShown(pageB), keyB.privateKey, "uptime")).toContain("load average");
   });
 
-  test("destroying both on the page leaves no domain, volume or folder", async () => {
+  test("destroying both on the page leaves no domain, volume, folder or owner network", async () => {
+    const owned = [await guestNetwork(vmA), await guestNetwork(vmB)];
     await destroy(pageA, "real-a");
     await destroy(pageB, "real-b");
     expect(await leftovers(vmA)).toEqual([]);
     expect(await leftovers(vmB)).toEqual([]);
+    // Each owner's network goes with their last VM.
+    await expect.poll(async () => (await networks()).filter((n) => owned.includes(n)), { timeout: 30_000 }).toEqual([]);
   });
 
   test("a VM whose vagrant up is killed mid-boot ends reconciled, and can be destroyed", async () => {

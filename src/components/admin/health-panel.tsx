@@ -68,6 +68,18 @@ export function HealthPanel({ initial }: { initial: Health }) {
         <p className="break-all font-mono text-xs">{h.sshdLog.path}</p>
         <p>{!h.sshdLog.following ? "not followed (SSHD_LOG_FOLLOW=false)" : h.sshdLog.state ? `at byte ${h.sshdLog.state.offset}, ${h.sshdLog.state.unparseable} unparseable line(s)` : "not read yet"}</p>
       </Tile>
+      <Tile title="VM networks" ok={h.networkPool.free === null ? null : h.networkPool.free > 0}>
+        <p className="font-mono text-xs">{h.networkPool.pool}</p>
+        <p data-testid="network-pool">
+          {h.networkPool.error ?? `${h.networkPool.used} of ${h.networkPool.size} owner networks used, ${h.networkPool.free} free`}
+        </p>
+        {!!h.networkPool.sharedNetworkVms && <p>{h.networkPool.sharedNetworkVms} older VM(s) still on the shared network until recreated</p>}
+      </Tile>
+      <Tile title="SSH forwarding" ok={h.sshPorts.error ? false : h.sshPorts.range === null ? null : (h.sshPorts.free ?? 0) > 0}>
+        <p data-testid="ssh-ports">
+          {h.sshPorts.error ?? (h.sshPorts.range === null ? "off (VM_SSH_PORT_RANGE=off)" : `ports ${h.sshPorts.range}: ${h.sshPorts.used} of ${h.sshPorts.size} held by VMs, ${h.sshPorts.free} free`)}
+        </p>
+      </Tile>
       <Tile title="App" ok={null}>
         <p>version {h.version}</p>
       </Tile>

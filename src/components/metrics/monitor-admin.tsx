@@ -1,6 +1,7 @@
 "use client";
 // Admin tools for monitoring: collect now, retention now, sampler health,
-// alert rules and recent webhook deliveries.
+// alert rules (with each webhook's signing secret, shown once) and recent
+// webhook deliveries.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/react";
@@ -112,11 +113,36 @@ type RuleForm = {
 };
 const EMPTY: RuleForm = { name: "", metric: "cpuPct", comparison: "gte", threshold: 90, clearThreshold: 80, durationS: 60, scope: "host", severity: "WARNING", enabled: true, webhookUrl: null };
 
-function RuleEditor({ initial, onDone }: { initial: RuleForm; onDone: () => void }) {
+/** A webhook signing secret, just made: the only time the server hands it out. */
+function SecretOnce({ name, secret, onDismiss }: { name: string; secret: string; onDismiss: () => void }) {
+  return (
+    <div className="mb-2 rounded border border-amber-400 bg-amber-50 p-2 text-sm dark:bg-amber-950" role="alert">
+      <p>
+        Signing secret for the webhook of <strong>{name}</strong>. Copy it into your receiver now: it is not shown again (rotate it for a new one). See docs/webhooks.md.
+      </p>
+      <code className="mt-1 block break-all rounded bg-white px-2 py-1 font-mono text-xs dark:bg-gray-900" data-testid="webhook-secret">
+        {secret}
+      </code>
+      <button type="button" className="mt-1 text-blue-600 hover:underline" onClick={onDismiss}>
+        I have copied it
+      </button>
+    </div>
+  );
+}
+
+type ShownSecret = { name: string; secret: string };
+
+function RuleEditor({ initial, onDone, onSecret }: { initial: RuleForm; onDone: () => void; onSecret: (s: ShownSecret) => void }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [f, setF] = useState<RuleForm>(initial);
-  const done = { onSuccess: () => (void qc.invalidateQueries({ queryKey: trpc.metrics.rules.queryKey() }), onDone()) };
+  const done = {
+    onSuccess: (rule: { name: string; webhookSecret?: string }) => {
+      if (rule.webhookSecret) onSecret({ name: rule.name, secret: rule.webhookSecret });
+      void qc.invalidateQueries({ queryKey: trpc.metrics.rules.queryKey() });
+      onDone();
+    },
+  };
   const create = useMutation(trpc.metrics.createRule.mutationOptions(done));
   const update = useMutation(trpc.metrics.updateRule.mutationOptions(done));
   const error = create.error ?? update.error;
@@ -155,14 +181,25 @@ function Rules() {
   const { data: rules } = useQuery(trpc.metrics.rules.queryOptions());
   const remove = useMutation(trpc.metrics.deleteRule.mutationOptions({ onSuccess: () => qc.invalidateQueries({ queryKey: trpc.metrics.rules.queryKey() }) }));
   const [editing, setEditing] = useState<RuleForm | null>(null);
+  const [shown, setShown] = useState<ShownSecret | null>(null);
+  const rotate = useMutation(
+    trpc.metrics.rotateWebhookSecret.mutationOptions({
+      onSuccess: (r) => {
+        setShown({ name: rules?.find((x) => x.id === r.id)?.name ?? "this rule", secret: r.webhookSecret });
+        void qc.invalidateQueries({ queryKey: trpc.metrics.rules.queryKey() });
+      },
+    }),
+  );
   return (
     <div className={card} data-testid="alert-rules">
       <div className="mb-2 flex items-center justify-between">
         <h3 className="font-medium">Alert rules</h3>
         {!editing && <button className={button} onClick={() => setEditing(EMPTY)}>New rule</button>}
       </div>
-      {editing && <RuleEditor key={editing.id ?? "new"} initial={editing} onDone={() => setEditing(null)} />}
+      {shown && <SecretOnce {...shown} onDismiss={() => setShown(null)} />}
+      {editing && <RuleEditor key={editing.id ?? "new"} initial={editing} onDone={() => setEditing(null)} onSecret={setShown} />}
       {remove.error && <p className="text-sm text-red-600">{remove.error.message}</p>}
+      {rotate.error && <p className="text-sm text-red-600">{rotate.error.message}</p>}
       <ul className="mt-2 divide-y divide-gray-100 dark:divide-gray-800">
         {rules?.map((r) => (
           <li key={r.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2 text-sm">
@@ -173,6 +210,17 @@ function Rules() {
             </span>
             <span className="ml-auto flex gap-2">
               <button className="text-blue-600 hover:underline" onClick={() => setEditing({ ...r, comparison: r.comparison as RuleForm["comparison"], scope: r.scope as RuleForm["scope"], severity: r.severity === "CRITICAL" ? "CRITICAL" : "WARNING" })}>Edit</button>
+              {r.webhookUrl && (
+                <button
+                  className="text-blue-600 hover:underline disabled:opacity-50"
+                  disabled={rotate.isPending}
+                  onClick={() => {
+                    if (window.confirm(`Rotate the webhook secret of "${r.name}"? Deliveries are signed with the new one at once; update your receiver.`)) rotate.mutate({ id: r.id });
+                  }}
+                >
+                  Rotate secret
+                </button>
+              )}
               {!r.builtinKey && <button className="text-red-600 hover:underline" onClick={() => remove.mutate({ id: r.id })}>Delete</button>}
             </span>
           </li>

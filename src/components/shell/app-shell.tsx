@@ -1,6 +1,7 @@
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { signOutAction } from "~/app/signin/actions";
+import { EvaluationMarker } from "./evaluation-marker";
 import { NavLinks } from "./nav-links";
 
 export interface ShellUser {
@@ -25,6 +26,7 @@ export function AppShell({ user, showAdmin, children, badge }: { user: ShellUser
             Twarga Cloud
           </Link>
           {badge}
+          <EvaluationMarker />
           <div className="ml-auto flex items-center gap-2 text-sm">
             <span className="max-w-[12rem] truncate text-gray-600 dark:text-gray-300" data-testid="shell-user">
               {user.email}

@@ -1,6 +1,7 @@
 "use client";
-// The VM page body: facts, SSH command, uptime, live job output and history.
+// The VM page body: facts, SSH command and key status, uptime, live job output and history.
 import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
 import { useEffect, useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
@@ -36,6 +37,49 @@ function Uptime({ seconds, fetchedAt }: { seconds: number; fetchedAt: number }) 
     return () => clearInterval(t);
   }, []);
   return <>{formatDuration(seconds + Math.max(0, Math.floor((now - fetchedAt) / 1000)))}</>;
+}
+
+/** How to get in from one's own computer, and whether the VM's keys are its own yet. */
+function SshAccess({ vm }: { vm: Vm }) {
+  const firstBootPending = vm.state === "PENDING" || vm.state === "CREATING";
+  return (
+    <section className="space-y-2 rounded-lg border border-gray-200 bg-white p-3 text-sm dark:border-gray-800 dark:bg-gray-900" data-testid="vm-ssh">
+      <h2 className="text-xs uppercase text-gray-500 dark:text-gray-400">SSH from your computer</h2>
+      {vm.sshCommand ? (
+        <div className="flex items-start gap-2">
+          <code className="min-w-0 flex-1 break-all font-mono text-xs" data-testid="ssh-command">
+            {vm.sshCommand}
+          </code>
+          <CopyButton text={vm.sshCommand} />
+        </div>
+      ) : (
+        <p className="text-gray-600 dark:text-gray-400">The command appears here while the VM runs.</p>
+      )}
+      {vm.sshCommand && !vm.sshForwarded && (
+        <p className="text-amber-800 dark:text-amber-200" data-testid="ssh-not-forwarded">
+          {vm.sshForwardingEnabled ? "No forwarded port was free for this VM, so this is its address on the VM network" : "Port forwarding is off on this host, so this is the VM's address on the VM network"}: your computer
+          needs another way to reach that network (a VPN or a jump host, for example).
+        </p>
+      )}
+      <p data-testid="vm-keys-status">
+        {vm.keysSyncedAt ? (
+          <>
+            Own key: yes. Keys last written into the VM {new Date(vm.keysSyncedAt).toLocaleString()}.
+          </>
+        ) : firstBootPending ? (
+          "Own key: set up when the VM first boots."
+        ) : (
+          "Own key: not yet. The VM still accepts Vagrant's shared key until it is moved to its own key on its next start."
+        )}
+      </p>
+      <p className="text-gray-600 dark:text-gray-400">
+        Keys you add reach running VMs within a minute, stopped VMs on their next start.{" "}
+        <Link href="/settings/keys" className="text-blue-700 underline dark:text-blue-300">
+          Your SSH keys
+        </Link>
+      </p>
+    </section>
+  );
 }
 
 export function VmDetails({ initial }: { initial: Vm }) {
@@ -79,17 +123,7 @@ export function VmDetails({ initial }: { initial: Vm }) {
         {fact("Driver", vm.driver)}
         {fact("Created", new Date(vm.createdAt).toLocaleString())}
       </dl>
-      {vm.sshCommand && (
-        <div className="rounded-lg border border-gray-200 bg-white p-3 dark:border-gray-800 dark:bg-gray-900">
-          <p className="text-xs uppercase text-gray-500 dark:text-gray-400">SSH (from the host)</p>
-          <div className="mt-1 flex items-start gap-2">
-            <code className="min-w-0 flex-1 break-all font-mono text-xs" data-testid="ssh-command">
-              {vm.sshCommand}
-            </code>
-            <CopyButton text={vm.sshCommand} />
-          </div>
-        </div>
-      )}
+      {vm.state !== "DESTROYED" && <SshAccess vm={vm} />}
       {shownJob && (
         <section className="rounded-lg border border-gray-200 bg-white p-3 dark:border-gray-800 dark:bg-gray-900">
           <h2 className="mb-2 font-medium">{vm.activeJob && shownJob === vm.activeJob.id ? "Operation in progress" : "Job output"}</h2>

@@ -91,7 +91,13 @@ function afterOf(req: Request): number {
 }
 
 /** GET /api/terminal/:id → text/event-stream: `message` events (id = sequence, data = JSON string of output), `gap`, `closed` {reason}. */
-export async function streamTerminal(req: Request, actor: Actor | null, db: Db, id: string, sessions: TerminalSessions = terminalSessions(db)): Promise<Response> {
+export async function streamTerminal(
+  req: Request,
+  actor: Actor | null,
+  db: Db,
+  id: string,
+  sessions: TerminalSessions = terminalSessions(db),
+): Promise<Response> {
   const refused = refusal(req, actor);
   if (refused || !actor) return refused!;
   const encoder = new TextEncoder();
@@ -161,7 +167,13 @@ export async function streamTerminal(req: Request, actor: Actor | null, db: Db, 
 }
 
 /** POST /api/terminal/:id/input {seq, data} → 204. The data is typed into the shell and kept nowhere. */
-export async function terminalInput(req: Request, actor: Actor | null, db: Db, id: string, sessions: TerminalSessions = terminalSessions(db)): Promise<Response> {
+export async function terminalInput(
+  req: Request,
+  actor: Actor | null,
+  db: Db,
+  id: string,
+  sessions: TerminalSessions = terminalSessions(db),
+): Promise<Response> {
   const refused = refusal(req, actor);
   if (refused || !actor) return refused!;
   try {
@@ -174,7 +186,13 @@ export async function terminalInput(req: Request, actor: Actor | null, db: Db, i
 }
 
 /** POST /api/terminal/:id/resize {cols, rows} → 204. */
-export async function terminalResize(req: Request, actor: Actor | null, db: Db, id: string, sessions: TerminalSessions = terminalSessions(db)): Promise<Response> {
+export async function terminalResize(
+  req: Request,
+  actor: Actor | null,
+  db: Db,
+  id: string,
+  sessions: TerminalSessions = terminalSessions(db),
+): Promise<Response> {
   const refused = refusal(req, actor);
   if (refused || !actor) return refused!;
   try {
@@ -187,7 +205,13 @@ export async function terminalResize(req: Request, actor: Actor | null, db: Db, 
 }
 
 /** POST /api/terminal/:id/close {} → 204. */
-export async function closeTerminal(req: Request, actor: Actor | null, db: Db, id: string, sessions: TerminalSessions = terminalSessions(db)): Promise<Response> {
+export async function closeTerminal(
+  req: Request,
+  actor: Actor | null,
+  db: Db,
+  id: string,
+  sessions: TerminalSessions = terminalSessions(db),
+): Promise<Response> {
   const refused = refusal(req, actor);
   if (refused || !actor) return refused!;
   try {

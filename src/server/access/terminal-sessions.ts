@@ -48,7 +48,10 @@ export interface OutputChunk {
  * total passes `limit` characters. Sequence numbers start at 1 and never repeat.
  */
 export class OutputBuffer {
+  // Chunks before `head` are dropped; the array is compacted now and then
+  // rather than shifted on every push (echo arrives a character at a time).
   private chunks: OutputChunk[] = [];
+  private head = 0;
   private size = 0;
   private next = 1;
 
@@ -58,7 +61,11 @@ export class OutputBuffer {
     const chunk = { seq: this.next++, data: data.length > this.limit ? data.slice(-this.limit) : data };
     this.chunks.push(chunk);
     this.size += chunk.data.length;
-    while (this.size > this.limit && this.chunks.length > 1) this.size -= this.chunks.shift()!.data.length;
+    while (this.size > this.limit && this.chunks.length - this.head > 1) this.size -= this.chunks[this.head++]!.data.length;
+    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
     return chunk;
   }
 
@@ -68,8 +75,9 @@ export class OutputBuffer {
 
   /** The chunks after `after`, and whether some of those were already dropped. */
   since(after: number): { chunks: OutputChunk[]; missed: boolean } {
-    const first = this.chunks[0]?.seq ?? this.next;
-    return { chunks: this.chunks.filter((c) => c.seq > after), missed: after < first - 1 };
+    const first = this.chunks[this.head]?.seq ?? this.next;
+    // Sequence numbers are consecutive, so the position of `after` is known without a search.
+    return { chunks: this.chunks.slice(this.head + Math.max(0, after - first + 1)), missed: after < first - 1 };
   }
 }
 
@@ -174,6 +182,8 @@ function assertStillOpen(session: Session): void {
 
 export class TerminalSessions {
   private readonly sessions = new Map<string, Session>();
+  /** Closing events still being written. */
+  private readonly recording = new Set<Promise<unknown>>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private sweeping = false;
 
@@ -188,20 +198,33 @@ export class TerminalSessions {
    * the VM does not exist.
    */
   async open(actor: Actor, input: { vmId: string; cols: number; rows: number }, request: RequestInfo = NO_REQUEST): Promise<{ id: string; vmName: string }> {
-    const vm = await this.db.vm.findUnique({ where: { id: input.vmId }, select: { id: true, name: true, ownerId: true, state: true, ipAddress: true, sshPort: true, sshUser: true } });
+    const vm = await this.db.vm.findUnique({
+      where: { id: input.vmId },
+      select: { id: true, name: true, ownerId: true, state: true, ipAddress: true, sshPort: true, sshUser: true },
+    });
     if (!vm || !canViewVm(actor, vm)) throw notFound("VM");
     if (!canOpenTerminal(actor, vm)) throw forbidden("You cannot open a terminal on this VM.");
-    if (vm.state !== "RUNNING") throw new DomainError("CONFLICT", `${stateReason(vm.name, vm.state)}: a terminal needs the VM running${vm.state === "STOPPED" ? " (start it first)" : ""}.`);
+    if (vm.state !== "RUNNING")
+      throw new DomainError(
+        "CONFLICT",
+        `${stateReason(vm.name, vm.state)}: a terminal needs the VM running${vm.state === "STOPPED" ? " (start it first)" : ""}.`,
+      );
     if (!vm.ipAddress) throw new DomainError("CONFLICT", `${vm.name} is running but has no address yet: try again in a moment.`);
     const keyPath = vmKeyPaths(vm.id, this.options.env).privateKey;
-    if (!existsSync(keyPath)) throw new DomainError("PRECONDITION_FAILED", `${vm.name} has no key of its own yet (it gets one when it next starts): stop and start it, then open the terminal again.`);
+    if (!existsSync(keyPath))
+      throw new DomainError(
+        "PRECONDITION_FAILED",
+        `${vm.name} has no key of its own yet (it gets one when it next starts): stop and start it, then open the terminal again.`,
+      );
 
     // The limits count terminals still connecting too, so parallel opens cannot overshoot them.
     const live = this.live();
     const onVm = live.filter((s) => s.vmId === vm.id).length;
-    if (onVm >= this.options.maxPerVm) throw new DomainError("TOO_MANY_REQUESTS", `${vm.name} already has ${onVm} open terminals, the most allowed on one VM: close one first.`);
+    if (onVm >= this.options.maxPerVm)
+      throw new DomainError("TOO_MANY_REQUESTS", `${vm.name} already has ${onVm} open terminals, the most allowed on one VM: close one first.`);
     const mine = live.filter((s) => s.actorId === actor.id).length;
-    if (mine >= this.options.maxPerUser) throw new DomainError("TOO_MANY_REQUESTS", `You already have ${mine} terminals open, the most allowed per user: close one first.`);
+    if (mine >= this.options.maxPerUser)
+      throw new DomainError("TOO_MANY_REQUESTS", `You already have ${mine} terminals open, the most allowed per user: close one first.`);
 
     const now = Date.now();
     const session: Session = {
@@ -234,12 +257,19 @@ export class TerminalSessions {
         // Only the VM's own key: a terminal must not work through Vagrant's shared one.
         ({ client } = await connectGuest(target, [keyPath], { readyTimeoutMs: this.options.connectTimeoutMs }));
       } catch (err) {
-        throw new DomainError("PRECONDITION_FAILED", `Could not reach ${vm.name} over SSH (${err instanceof Error ? err.message : String(err)}). If it has just started, try again in a moment.`);
+        throw new DomainError(
+          "PRECONDITION_FAILED",
+          `Could not reach ${vm.name} over SSH (${err instanceof Error ? err.message : String(err)}). If it has just started, try again in a moment.`,
+        );
       }
       session.client = client;
+      // Keystrokes are tiny packets: send each at once, as OpenSSH does for an interactive session.
+      client.setNoDelay(true);
       assertStillOpen(session);
       const channel = await new Promise<ClientChannel>((resolve, reject) =>
-        client.shell({ term: "xterm-256color", cols: input.cols, rows: input.rows, width: 0, height: 0 }, (err, ch) => (err ? reject(new DomainError("PRECONDITION_FAILED", `${vm.name} refused a shell: ${err.message}`)) : resolve(ch))),
+        client.shell({ term: "xterm-256color", cols: input.cols, rows: input.rows, width: 0, height: 0 }, (err, ch) =>
+          err ? reject(new DomainError("PRECONDITION_FAILED", `${vm.name} refused a shell: ${err.message}`)) : resolve(ch),
+        ),
       );
       session.channel = channel;
       const onData = (buf: Buffer) => this.emit(session, session.decoder.write(buf));
@@ -262,6 +292,7 @@ export class TerminalSessions {
         details: { terminal: session.ref, login: target.username },
       });
       session.opened = true;
+      if (session.closed) this.recordClosing(session, session.closed);
       return { id: session.id, vmName: vm.name };
     } catch (err) {
       session.closed ??= { reason: "it could not be opened", at: Date.now() };
@@ -277,7 +308,7 @@ export class TerminalSessions {
    * output and why it closed. Returns the detach function.
    */
   async attach(actor: Actor, id: string, after: number, listener: TerminalListener): Promise<() => void> {
-    const session = await this.authorize(actor, id);
+    const session = await this.authorize(actor, id, true);
     const { chunks, missed } = session.output.since(after);
     if (missed) listener.gap();
     for (const chunk of chunks) listener.output(chunk);
@@ -308,24 +339,31 @@ export class TerminalSessions {
   }
 
   async close(actor: Actor, id: string): Promise<void> {
-    const session = await this.authorize(actor, id);
+    const session = await this.authorize(actor, id, false);
     this.end(session, "closed by you");
   }
 
-  /** Ends every terminal (shutdown, tests). */
-  closeAll(reason: string): void {
+  /** Ends every terminal and waits until their closings are recorded (a graceful stop of the process). */
+  async closeAll(reason: string): Promise<void> {
     for (const s of this.live()) this.end(s, reason);
+    await Promise.allSettled([...this.recording]);
   }
 
-  /** Stops the checks and forgets everything (tests; the process is going away). */
+  /** Stops the checks and forgets everything at once (tests). */
   dispose(): void {
-    this.closeAll("the server is stopping");
+    void this.closeAll("the server is stopping");
     this.stopSweeper();
     this.sessions.clear();
   }
 
   list(): TerminalSummary[] {
-    return [...this.sessions.values()].map((s) => ({ ref: s.ref, vmId: s.vmId, actorId: s.actorId, openedAt: new Date(s.openedAt), closed: s.closed?.reason ?? null }));
+    return [...this.sessions.values()].map((s) => ({
+      ref: s.ref,
+      vmId: s.vmId,
+      actorId: s.actorId,
+      openedAt: new Date(s.openedAt),
+      closed: s.closed?.reason ?? null,
+    }));
   }
 
   /** Runs the periodic check once (the interval calls this; tests may too). */
@@ -361,7 +399,11 @@ export class TerminalSessions {
     }
   }
 
-  private refusal(s: Session, vm: { name: string; state: string; ownerId: string } | undefined, user: { id: string; email: string; role: "USER" | "ADMIN"; disabled: boolean } | undefined): string | null {
+  private refusal(
+    s: Session,
+    vm: { name: string; state: string; ownerId: string } | undefined,
+    user: { id: string; email: string; role: "USER" | "ADMIN"; disabled: boolean } | undefined,
+  ): string | null {
     if (!user || user.disabled) return "your account was disabled";
     if (!vm) return `${s.vmName} was destroyed`;
     if (vm.state !== "RUNNING") return stateReason(vm.name, vm.state);
@@ -373,21 +415,31 @@ export class TerminalSessions {
     return [...this.sessions.values()].filter((s) => !s.closed);
   }
 
-  /** The actor's own terminal (anyone else's looks missing), on a VM the actor may still open terminals on. */
-  private async authorize(actor: Actor, id: string): Promise<Session> {
+  /**
+   * The actor's own terminal (anyone else's looks missing), on a VM the actor
+   * may still open terminals on. The actor is read fresh on every request
+   * (role, disabled) and a VM's owner never changes, so the rule is exact
+   * without a query; `withState` also re-reads the VM's state, which the
+   * periodic check otherwise sees within its interval. Keystrokes skip that
+   * read: it would be a database round trip on every key.
+   */
+  private async authorize(actor: Actor, id: string, withState: boolean): Promise<Session> {
     const session = SESSION_ID.test(id) ? this.sessions.get(id) : undefined;
     if (!session || session.actorId !== actor.id) throw notFound("Terminal");
-    const vm = await this.db.vm.findUnique({ where: { id: session.vmId }, select: { name: true, ownerId: true, state: true } });
-    if (!vm || !canOpenTerminal(actor, vm)) {
+    if (!canOpenTerminal(actor, { ownerId: session.ownerId })) {
       this.end(session, `you no longer have access to ${session.vmName}`);
       throw notFound("Terminal");
     }
-    if (!session.closed && vm.state !== "RUNNING") this.end(session, stateReason(vm.name, vm.state));
+    if (withState && !session.closed) {
+      const vm = await this.db.vm.findUnique({ where: { id: session.vmId }, select: { name: true, state: true } });
+      if (!vm) this.end(session, `${session.vmName} was destroyed`);
+      else if (vm.state !== "RUNNING") this.end(session, stateReason(vm.name, vm.state));
+    }
     return session;
   }
 
   private async authorizeLive(actor: Actor, id: string): Promise<Session> {
-    const session = await this.authorize(actor, id);
+    const session = await this.authorize(actor, id, false);
     if (session.closed) throw new DomainError("CONFLICT", `The terminal is closed: ${session.closed.reason}.`);
     return session;
   }
@@ -406,9 +458,13 @@ export class TerminalSessions {
     session.client?.end();
     for (const l of [...session.listeners]) l.closed(reason);
     session.listeners.clear();
-    if (!session.opened) return;
-    const durationS = Math.round((session.closed.at - session.openedAt) / 1000);
-    void recordEvent(this.db, {
+    // A terminal that ends while its opening is still being recorded has its closing recorded right after (open()).
+    if (session.opened) this.recordClosing(session, session.closed);
+  }
+
+  private recordClosing(session: Session, { reason, at }: { reason: string; at: number }): void {
+    const durationS = Math.round((at - session.openedAt) / 1000);
+    const written = recordEvent(this.db, {
       type: "vm",
       action: "vm.terminal.close",
       message: `${session.actorEmail}'s terminal on ${session.vmName} closed after ${durationS} s: ${reason}`,
@@ -419,7 +475,10 @@ export class TerminalSessions {
       sourceIp: session.request.sourceIp,
       userAgent: session.request.userAgent,
       details: { terminal: session.ref, durationS, reason },
-    }).catch((err: unknown) => console.error("[terminals] could not record a closing:", err));
+    })
+      .catch((err: unknown) => console.error("[terminals] could not record a closing:", err))
+      .finally(() => this.recording.delete(written));
+    this.recording.add(written);
   }
 
   private startSweeper(): void {

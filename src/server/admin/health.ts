@@ -13,6 +13,8 @@ import { runningSampler, type SamplerStats } from "../metrics/sampler";
 import { isAdmin, type Actor } from "../permissions";
 import { appVersion } from "../version";
 import { vmRoot } from "../folders";
+import { sshPortUsage } from "../access/ssh-ports";
+import { networkPoolUsage } from "../network/owner-networks";
 
 export interface HealthProbes {
   databaseBytes(db: Db): Promise<number>;
@@ -49,13 +51,17 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
   const started = performance.now();
   const reachable = await attempt(() => db.$queryRawUnsafe("SELECT 1"));
   const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-  const [size, pending, host, disk, openAlerts, follower] = await Promise.all([
+  const [size, pending, host, disk, openAlerts, follower, networks, sshPorts, sharedNetworkVms] = await Promise.all([
     attempt(() => probes.databaseBytes(db)),
     attempt(() => probes.pendingMigrations(e.DATABASE_URL)),
     attempt(() => probes.host()),
     attempt(() => probes.freeBytes(vmRoot(e))),
     attempt(() => db.alertInstance.count({ where: { resolvedAt: null } })),
     attempt(() => followerStatus(db, e.SSHD_LOG_PATH)),
+    attempt(() => networkPoolUsage(db, e)),
+    attempt(() => sshPortUsage(db, e)),
+    // VMs made before per-owner networks: on vagrant-libvirt's shared network until they are recreated.
+    attempt(() => db.vm.count({ where: { state: { not: "DESTROYED" }, networkName: null } })),
   ]);
   const sampler = probes.sampler();
   return {
@@ -68,6 +74,8 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
     vmRoot: { path: vmRoot(e), ...(disk.ok ? { ...disk.value, error: null } : { free: null, total: null, error: disk.error }) },
     openAlerts: openAlerts.ok ? openAlerts.value : null,
     sshdLog: { path: e.SSHD_LOG_PATH, following: e.SSHD_LOG_FOLLOW, state: follower.ok ? follower.value : null },
+    networkPool: networks.ok ? { ...networks.value, sharedNetworkVms: sharedNetworkVms.ok ? sharedNetworkVms.value : null, error: null } : { pool: e.VM_NETWORK_POOL.cidr, size: null, used: null, free: null, sharedNetworkVms: null, error: networks.error },
+    sshPorts: sshPorts.ok ? { ...sshPorts.value, error: null } : { range: null, size: null, used: null, free: null, error: sshPorts.error },
     version: probes.version(),
   };
 }

@@ -4,7 +4,9 @@
 // canManageUsers itself, so no caller can skip it.
 import type { Role } from "../../generated/prisma/sqlite/enums";
 import type { Db } from "../db/client";
+import { env } from "../env";
 import { conflict, DomainError, forbidden, notFound } from "../errors";
+import { isListedAdmin } from "../auth/policy";
 import { recordEvent } from "../events/record";
 import { canManageUsers, type Actor } from "../permissions";
 import { adminDestroyVm, adminStopVm, grantCredits } from "../vms/admin-actions";
@@ -69,6 +71,9 @@ export async function setUserRole(db: Db, admin: Actor, userId: string, role: Ro
   requireManager(admin);
   const before = await db.$transaction(async (tx) => {
     const user = await loadUser(tx, userId);
+    // Sign-in would give the role straight back: say where it comes from instead.
+    if (user.role === "ADMIN" && role !== "ADMIN" && isListedAdmin(user.email, env().AUTH_ADMIN_EMAILS))
+      throw conflict(`Cannot remove the admin role from ${user.email}: they are listed in AUTH_ADMIN_EMAILS; remove them there (and restart) first.`);
     if (user.role === "ADMIN" && role !== "ADMIN" && !user.disabled) await assertAnotherAdminRemains(tx, userId, `remove the admin role from ${user.email}`);
     await tx.user.update({ where: { id: userId }, data: { role } });
     return user;

@@ -10,9 +10,11 @@ import { db } from "../db";
 import { env } from "../env";
 import { recordEvent } from "../events/record";
 import { configuredProviders } from "./providers";
-import { createUserWithRole, decideSignIn } from "./policy";
+import { createUserWithRole, decideSignIn, emailVerifiedBy } from "./policy";
+import { promoteListedAdmin, recordListedAdmin } from "./admin-list";
+import { safeCallbackPath } from "./callback-url";
 import { authSecret } from "./secret";
-import { NO_REQUEST, requestInfoFrom } from "../request-info";
+import { NO_REQUEST, requestInfoFrom, type RequestInfo } from "../request-info";
 
 declare module "next-auth" {
   interface Session {
@@ -22,14 +24,24 @@ declare module "next-auth" {
 
 
 /** The Prisma adapter with the app's rules: role at creation, and no session for a disabled user. */
-function appAdapter(): Adapter {
+function appAdapter(info: RequestInfo): Adapter {
   const base = PrismaAdapter(db as never) as Adapter;
   return {
     ...base,
     async createUser(data: AdapterUser) {
       const { user, firstAdmin } = await createUserWithRole(db, data, env().AUTH_ADMIN_EMAILS);
       if (firstAdmin)
-        await recordEvent(db, { type: "auth", action: "role.first-admin", severity: "WARNING", actorId: user.id, actorEmail: user.email, targetUserId: user.id, message: `${user.email} is the first user and became admin` });
+        await recordEvent(db, {
+          type: "auth",
+          action: "role.first-admin",
+          severity: "WARNING",
+          actorId: user.id,
+          actorEmail: user.email,
+          targetUserId: user.id,
+          ...info,
+          message: `${user.email} is the first user and became admin`,
+        });
+      else if (user.role === "ADMIN") await recordListedAdmin(db, user, "created", info);
       return user as AdapterUser;
     },
     async getSessionAndUser(sessionToken) {
@@ -48,17 +60,18 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
   const e = env();
   const info = req ? requestInfoFrom(req.headers) : NO_REQUEST;
   return {
-    adapter: appAdapter(),
+    adapter: appAdapter(info),
     providers: configuredProviders().providers,
     secret: authSecret(),
     trustHost: true,
     session: { strategy: "database", maxAge: 30 * 24 * 60 * 60 },
     pages: { signIn: "/signin", error: "/signin/error" },
     callbacks: {
-      async signIn({ user, account }) {
+      async signIn({ user, account, profile }) {
         const email = user.email?.toLowerCase() ?? null;
         const existing = email ? await db.user.findUnique({ where: { email }, select: { id: true, disabled: true } }) : null;
-        const decision = decideSignIn(email, existing, e);
+        const emailVerified = emailVerifiedBy(account?.provider, profile);
+        const decision = decideSignIn(email, existing, e, emailVerified);
         if (decision.allowed) return true;
         await recordEvent(db, {
           type: "auth",
@@ -69,9 +82,13 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
           targetUserId: existing?.id ?? null,
           ...info,
           message: `Sign-in refused for ${email ?? "an account without email"} (${decision.reason})`,
-          details: { reason: decision.reason, provider: account?.provider ?? null },
+          details: { reason: decision.reason, provider: account?.provider ?? null, emailVerified },
         });
         return `/signin/refused?reason=${decision.reason}`;
+      },
+      // Every post-sign-in and post-sign-out destination goes through the one check.
+      redirect({ url, baseUrl }) {
+        return `${baseUrl}${safeCallbackPath(url, baseUrl)}`;
       },
       session({ session, user }) {
         const u = user as AdapterUser & { role?: "USER" | "ADMIN" };
@@ -82,9 +99,8 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
     events: {
       async signIn({ user, account, isNewUser }) {
         if (!user.id || !user.email) return;
-        const adminEmails = e.AUTH_ADMIN_EMAILS;
-        const promote = adminEmails.includes(user.email.toLowerCase());
-        await db.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date(), ...(promote ? { role: "ADMIN" } : {}) } });
+        await db.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
+        await promoteListedAdmin(db, { id: user.id, email: user.email }, e.AUTH_ADMIN_EMAILS, info);
         const fresh = await db.user.findUnique({ where: { id: user.id }, select: { role: true } });
         await recordEvent(db, {
           type: "auth",

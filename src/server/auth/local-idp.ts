@@ -21,6 +21,12 @@ export interface LocalIdpOptions {
   clients: LocalIdpClient[];
   /** Shown on the sign-in form. */
   title?: string;
+  /**
+   * The `email_verified` claim for an account (default: always true, as the
+   * form is the only proof there is). The test issuer answers false for some
+   * accounts, to play an issuer that has not verified an address.
+   */
+  emailVerified?: (email: string) => boolean;
 }
 
 export interface LocalIdp {
@@ -95,7 +101,8 @@ export async function startLocalIdp(opts: LocalIdpOptions): Promise<LocalIdp> {
     findAccount: async (_ctx: unknown, sub: string) => {
       const account = accounts.get(sub);
       if (!account) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, email: account.email, email_verified: true, name: account.name }) };
+      const verified = opts.emailVerified?.(account.email) ?? true;
+      return { accountId: sub, claims: async () => ({ sub, email: account.email, email_verified: verified, name: account.name }) };
     },
     ttl: { Session: 60 * 60, Interaction: 15 * 60, Grant: 60 * 60, AccessToken: 10 * 60, IdToken: 10 * 60, AuthorizationCode: 60 },
   });

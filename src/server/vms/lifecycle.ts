@@ -5,7 +5,7 @@ import { ZodError } from "zod";
 import type { Vm, VmJob } from "~/generated/prisma/sqlite/client";
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
-import { conflict, DomainError, forbidden, notFound } from "../errors";
+import { conflict, DomainError, forbidden, isUniqueViolation, notFound } from "../errors";
 import { recordEvent } from "../events/record";
 import { vmDriver } from "../hypervisor/driver";
 import { canActOnVm, canViewVm, type Actor } from "../permissions";
@@ -15,6 +15,8 @@ import { wakeJobRunner } from "./runner";
 import { checkBoxMinimums, createVmInputSchema, specLimits } from "./spec";
 import { OPERATIONS, refusalReason, type VmOperation } from "./transitions";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
+import { assignSshPort } from "../access/ssh-ports";
+import { allocateOwnerNetwork, releaseOwnerNetworkIfUnused } from "../network/owner-networks";
 
 /** Who asked: a person, or the system itself (metering, admin bulk actions name the admin). */
 export type Requester = Actor | { id: null; email: "system" };
@@ -41,10 +43,6 @@ export async function loadVisibleVm(db: Db, actor: Actor | null, vmId: string): 
   return vm;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string })?.code === "P2002";
-}
-
 export async function createVm(db: Db, actor: Actor, rawInput: unknown, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<{ vm: Vm; job: VmJob }> {
   let input;
   try {
@@ -60,6 +58,8 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
   const driver = (await vmDriver(e)).driver;
   const vm = await withUserLock(actor.id, async () => {
     await checkLaunchAllowed(db, actor.id, input, e);
+    // The owner's network (their first VM takes a /24 from the pool; none left refuses the launch here, not in the job).
+    await allocateOwnerNetwork(db, actor.id, e);
     try {
       return await db.vm.create({
         data: { name: input.name, activeName: input.name, ownerId: actor.id, boxId: box.id, cpus: input.cpus, ramMb: input.ramMb, diskGb: input.diskGb, driver, state: "PENDING" },
@@ -69,6 +69,14 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
       throw err;
     }
   });
+  // The VM's forwarded SSH port, for its whole life; with none left the launch is refused and leaves nothing behind.
+  try {
+    await assignSshPort(db, vm.id, e);
+  } catch (err) {
+    await db.vm.delete({ where: { id: vm.id } });
+    await releaseOwnerNetworkIfUnused(db, actor.id, e);
+    throw err;
+  }
   const job = await enqueueOperation(db, actor, vm, "create", request, e);
   return { vm, job };
 }

@@ -1,13 +1,13 @@
 // Reads for pages, the API and other areas. Every read for a person goes
 // through canViewVm; the metrics sampler's list is host-side and has no actor.
-import path from "node:path";
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
 import { notFound } from "../errors";
 import { canListAllVms, canViewVm, type Actor } from "../permissions";
 import { currentBalance } from "./ledger";
 import { loadVisibleVm } from "./lifecycle";
-import { libvirtDomainName, vagrantHome, vmFolder } from "../folders";
+import { libvirtDomainName, vmFolder } from "../folders";
+import { publicSshHost, sshForwardingEnabled } from "../access/ssh-ports";
 import { hourlyCost } from "./pricing";
 import { MAX_OUTPUT_CHARS } from "./runner";
 import { defaultQuota, effectiveQuota, usageOf } from "./quotas";
@@ -44,11 +44,19 @@ export async function listVms(db: Db, actor: Actor, options: { includeDestroyed?
     }));
 }
 
-export function sshCommand(vm: { ipAddress: string | null; sshUser: string | null; sshPort: number | null }, e: Env = env()): string | null {
+/**
+ * The one command the VM page offers: through the VM's forwarded port on the
+ * public host, as the guest's login user, with the user's own key (ssh finds
+ * it as usual). No key path, no host-only address. With forwarding off (or no
+ * port left for this VM) it names the guest's own address, which only a
+ * network that reaches the VMs can use.
+ */
+export function sshCommand(vm: { ipAddress: string | null; sshUser: string | null; sshPort: number | null; hostSshPort: number | null }, e: Env = env()): { command: string; forwarded: boolean } | null {
   if (!vm.ipAddress) return null;
-  const key = path.join(vagrantHome(e), "insecure_private_key");
-  const port = vm.sshPort && vm.sshPort !== 22 ? ` -p ${vm.sshPort}` : "";
-  return `ssh -i ${key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null${port} ${vm.sshUser ?? "vagrant"}@${vm.ipAddress}`;
+  const user = vm.sshUser ?? "vagrant";
+  if (sshForwardingEnabled(e) && vm.hostSshPort !== null) return { command: `ssh -p ${vm.hostSshPort} ${user}@${publicSshHost(e)}`, forwarded: true };
+  const port = vm.sshPort && vm.sshPort !== 22 ? `-p ${vm.sshPort} ` : "";
+  return { command: `ssh ${port}${user}@${vm.ipAddress}`, forwarded: false };
 }
 
 /** Everything the details page shows. */
@@ -60,13 +68,17 @@ export async function getVmDetails(db: Db, actor: Actor, vmId: string, now = new
   });
   const { jobs, box, owner, ...rest } = vm;
   const up = UP_STATES.includes(vm.state);
+  const ssh = vm.state === "RUNNING" ? sshCommand(vm, e) : null;
   return {
     ...rest,
     box: { id: box.id, name: box.name, displayName: box.displayName, osFamily: box.osFamily },
     owner,
     hourlyCost: hourlyCost(vm, e),
     uptimeSeconds: up && vm.startedAt ? Math.max(0, Math.floor((now.getTime() - vm.startedAt.getTime()) / 1000)) : null,
-    sshCommand: vm.state === "RUNNING" ? sshCommand(vm, e) : null,
+    sshCommand: ssh?.command ?? null,
+    /** Whether sshCommand goes through the host's forwarded port (else it needs a route to the VM network). */
+    sshForwarded: ssh?.forwarded ?? false,
+    sshForwardingEnabled: sshForwardingEnabled(e),
     actions: allowedOperations(vm.state),
     activeJob: jobs.find((j) => j.state === "QUEUED" || j.state === "RUNNING") ?? null,
     jobs,

@@ -12,6 +12,8 @@ import { chargeVm } from "./metering";
 import { vmFolder } from "../folders";
 import { BUSY_STATES, OPERATION_OF_KIND, stateFromVagrant, UP_STATES, type VmOperation } from "./transitions";
 import { runVagrant } from "./vagrant-cli";
+import { wakeSshForwarder } from "../access/ssh-forwarder";
+import { releaseOwnerNetworkIfUnused } from "../network/owner-networks";
 
 const STATUS_TIMEOUT_MS = 60_000;
 
@@ -77,7 +79,7 @@ export interface SettleInput {
  */
 export async function settleVm(db: Db, vmId: string, input: SettleInput, e: Env = env()): Promise<void> {
   const now = new Date();
-  const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId }, select: { id: true, meteredUntil: true } });
+  const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId }, select: { id: true, ownerId: true, meteredUntil: true } });
   const up = UP_STATES.includes(input.state);
   if (!up && vm.meteredUntil) await chargeVm(db, vm.id, now, { final: true }, e);
   let ssh: { ipAddress: string | null; sshUser: string | null; sshPort: number | null } = { ipAddress: null, sshUser: null, sshPort: null };
@@ -96,9 +98,13 @@ export async function settleVm(db: Db, vmId: string, input: SettleInput, e: Env 
       ...ssh,
       ...(input.booted ? { startedAt: now } : {}),
       ...(up && !vm.meteredUntil ? { meteredUntil: now } : {}),
-      ...(input.state === "DESTROYED" ? { activeName: null, destroyedAt: now } : {}),
+      // A destroyed VM's forwarded SSH port goes back to the pool.
+      ...(input.state === "DESTROYED" ? { activeName: null, destroyedAt: now, hostSshPort: null } : {}),
     },
   });
+  // SSH forwarding follows the new state now rather than on its next pass.
+  wakeSshForwarder();
+  if (input.state === "DESTROYED") await releaseOwnerNetworkIfUnused(db, vm.ownerId, e);
 }
 
 /**

@@ -19,6 +19,10 @@ import { advanceProgress, type Progress } from "./progress";
 import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";
 import { renderVagrantfile } from "./vagrantfile";
+import { setUpGuestAccessAfterBoot } from "../access/guest-access";
+import { assignSshPort } from "../access/ssh-ports";
+import { ensureVmKey, insecureKeyPath } from "../access/vm-key";
+import { ensureOwnerNetwork } from "../network/owner-networks";
 import { runVagrant, type VagrantResult } from "./vagrant-cli";
 
 /** Job output kept in the row; beyond it the oldest part is dropped. */
@@ -83,13 +87,27 @@ class JobOutput {
 
 const UP_ARGS = ["up", "--provider=libvirt", "--machine-readable"];
 
-/** Writes the VM's folder and Vagrantfile from its database row (never from raw user text). */
-async function writeVagrantfile(db: Db, vmId: string, e: Env): Promise<void> {
+/**
+ * Writes the VM's folder and Vagrantfile from its database row (never from raw
+ * user text), with the VM's own key (and Vagrant's insecure key until the guest
+ * has been moved off it) and, for a VM created on its owner's network, that
+ * network made ready in libvirt. A VM from before per-owner networks keeps the
+ * shared one: its domain's interface is fixed when it is created.
+ */
+async function writeVagrantfile(db: Db, vmId: string, e: Env, note: (text: string) => void): Promise<void> {
   const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId }, include: { box: true } });
   const folder = vmFolder(vm.id, e);
   await mkdir(folder, { recursive: true });
   const driver: VmDriver = vm.driver === "kvm" ? "kvm" : "qemu";
-  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: vm.box.name, osFamily: vm.box.osFamily, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver, libvirtUri: e.LIBVIRT_URI }));
+  const key = await ensureVmKey(vm.id, e);
+  let network: { name: string; cidr: string } | null = null;
+  if (vm.state === "CREATING" || vm.networkName !== null) {
+    network = await ensureOwnerNetwork(db, vm.ownerId, e);
+    if (vm.networkName !== network.name) await db.vm.update({ where: { id: vm.id }, data: { networkName: network.name } });
+  }
+  if (vm.hostSshPort === null) await assignSshPort(db, vm.id, e).catch((err: unknown) => note(`No forwarded SSH port: ${err instanceof Error ? err.message : String(err)}`));
+  const sshPrivateKeyPaths = vm.keysSyncedAt ? [key.privateKey] : [key.privateKey, insecureKeyPath(e)];
+  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: vm.box.name, osFamily: vm.box.osFamily, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver, libvirtUri: e.LIBVIRT_URI, sshPrivateKeyPaths, network }));
 }
 
 interface RunContext {
@@ -139,11 +157,11 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
       case "CREATE":
       case "START":
         out.note(job.kind === "CREATE" ? "Writing the Vagrantfile" : "Starting");
-        await writeVagrantfile(db, job.vmId, e);
+        await writeVagrantfile(db, job.vmId, e, (t) => out.note(t));
         result = await boot(UP_ARGS);
         break;
       case "RESTART":
-        await writeVagrantfile(db, job.vmId, e);
+        await writeVagrantfile(db, job.vmId, e, (t) => out.note(t));
         result = await boot(["reload", "--no-provision", "--machine-readable"]);
         break;
       case "STOP":
@@ -178,10 +196,21 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
   await out.flush();
   // A silent guest will not get an address by waiting: no "inaccessible" re-checks.
   const observed = await observeVm(job.vmId, operation, e, silentGuest !== null ? { ...ctx.observe, rechecks: 0 } : ctx.observe);
-  const ok = failure === null;
+  let ok = failure === null;
   const booted = ok && observed.state === "RUNNING" && (job.kind === "CREATE" || job.kind === "START" || job.kind === "RESTART");
   const vmError = observed.state === "ERROR" ? (failure ?? observed.error) : failure;
   await settleVm(db, job.vmId, { state: observed.state, error: vmError, errorOutput: failure ? out.tail() : null, booted }, e);
+  if (booted) {
+    // The VM runs either way; a job whose guest could not be secured does not end as a success.
+    out.note("Setting up SSH access in the guest");
+    try {
+      out.note(await setUpGuestAccessAfterBoot(db, job.vmId, job.kind as "CREATE" | "START" | "RESTART", { id: job.requestedById, email: job.requestedByEmail }, e));
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+      ok = false;
+      out.note(`Failed: ${failure}`);
+    }
+  }
 
   const state = timedOut ? "TIMED_OUT" : result?.aborted && silentGuest === null ? "INTERRUPTED" : ok ? "SUCCEEDED" : "FAILED";
   const message = ok ? (note ?? `${operation} finished; the VM is ${observed.state.toLowerCase()}.`) : `${failure} The VM is ${observed.state.toLowerCase()}.`;

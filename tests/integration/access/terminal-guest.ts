@@ -8,7 +8,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { timingSafeEqual } from "node:crypto";
-import { Server, utils, type Connection, type ParsedKey } from "ssh2";
+import ssh2, { type Connection, type ParsedKey } from "ssh2";
+
+// ssh2 is CommonJS, and Node's ESM loader cannot see these two names in it (the bench runs this file under plain Node).
+const { Server, utils } = ssh2;
 
 export const GUEST_PROMPT = "guest$ ";
 
@@ -70,7 +73,10 @@ export async function startStandInGuest(opts: { authorizedKeys: string[]; user?:
     client.on("close", () => connections.delete(client));
     client.on("error", () => {});
     client.on("authentication", (ctx) => {
-      const key = ctx.method === "publickey" && ctx.username === user ? allowed.find((k) => k.type === ctx.key.algo && matches(k.getPublicSSH(), ctx.key.data)) : undefined;
+      const key =
+        ctx.method === "publickey" && ctx.username === user
+          ? allowed.find((k) => k.type === ctx.key.algo && matches(k.getPublicSSH(), ctx.key.data))
+          : undefined;
       if (!key || ctx.method !== "publickey") {
         guest.refused++;
         ctx.reject(["publickey"]);
@@ -87,6 +93,8 @@ export async function startStandInGuest(opts: { authorizedKeys: string[]; user?:
       ctx.accept();
     });
     client.on("ready", () => {
+      // As sshd does for an interactive session (the method exists; @types/ssh2 leaves it out for servers).
+      (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
       client.on("session", (acceptSession) => {
         const session = acceptSession();
         let window = { cols: 80, rows: 24, term: "xterm" };

@@ -1,6 +1,11 @@
 // Alerts under a fake clock: duration, hysteresis, exactly one open and one
 // resolve (each with its Event), no repeats; and webhook delivery with retries
 // against a real HTTP server on 127.0.0.1.
+import { vi } from "vitest";
+vi.hoisted(() => {
+  // The receivers here listen on loopback, which webhooks reach only with this setting.
+  process.env.WEBHOOK_ALLOW_PRIVATE = "true";
+});
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -34,7 +39,7 @@ describe("default rules", () => {
 });
 
 describe("alert evaluation (fake clock)", () => {
-  it("opens after the duration, stays open without repeats, resolves at the clear level", async () => {
+  it("opens after the duration, stays open without repeats, resolves after the same hold at the clear level", async () => {
     await ensureDefaultAlertRules(t.db); // CPU >= 90 for 60 s, clears at 80
     const ev = new AlertEvaluator();
     const at = (s: number) => T0 + s * 1000;
@@ -53,17 +58,19 @@ describe("alert evaluation (fake clock)", () => {
       const r = await run(s, s < 200 ? 99 : 85);
       expect(r).toEqual({ opened: [], resolved: [] });
     }
-    const resolved = await run(300, 79);
+    // At or below the clear level: resolves only once that has held for the rule's minute (300 .. 360).
+    for (let s = 300; s < 360; s += 5) expect(await run(s, 79)).toEqual({ opened: [], resolved: [] });
+    const resolved = await run(360, 79);
     expect(resolved.resolved).toEqual(opened.opened);
-    expect(await run(305, 10)).toEqual({ opened: [], resolved: [] });
+    expect(await run(365, 10)).toEqual({ opened: [], resolved: [] });
 
     const alerts = await t.db.alertInstance.findMany();
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ source: "host", openValue: 93, peakValue: 99, lastValue: 79, openedAt: new Date(at(115)), resolvedAt: new Date(at(300)) });
+    expect(alerts[0]).toMatchObject({ source: "host", openValue: 93, peakValue: 99, lastValue: 79, openedAt: new Date(at(115)), resolvedAt: new Date(at(360)) });
     const events = await t.db.event.findMany({ where: { type: "alert" }, orderBy: { createdAt: "asc" } });
     expect(events.map((e) => [e.action, e.severity, e.createdAt.getTime()])).toEqual([
       ["alert.open", "WARNING", at(115)],
-      ["alert.resolve", "WARNING", at(300)],
+      ["alert.resolve", "WARNING", at(360)],
     ]);
     expect(events[0]!.message).toContain("Host CPU high");
   });

@@ -107,6 +107,8 @@ function logExec(entry) {
 const connections = new Set();
 const server = new Server({ hostKeys: [hostKey()] }, (client) => {
   connections.add(client);
+  // As sshd does for sessions: small packets leave at once (no Nagle delay on every round trip).
+  client.setNoDelay(true);
   client.on("close", () => connections.delete(client));
   client.on("error", () => {});
   client.on("authentication", (ctx) => {

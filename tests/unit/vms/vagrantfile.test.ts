@@ -21,6 +21,10 @@ function validate(vagrantfile: string) {
 }
 
 const limits = specLimits(parseEnv({}));
+// A VM's own key as ensureVmKey makes it, and Vagrant's insecure key where Vagrant copies it (at start-up, before it validates).
+const ownKey = path.join(work, "id_ed25519");
+execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", ownKey]);
+const insecureKey = path.join(vagrantEnv.VAGRANT_HOME, "insecure_private_key");
 const base: VagrantfileInput = { vmId: "ckvm00000000000000000001", boxName: "local/tiny", hostname: "web-1", cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", libvirtUri: "qemu:///system" };
 
 const shapes: Array<[string, VagrantfileInput]> = [
@@ -28,6 +32,8 @@ const shapes: Array<[string, VagrantfileInput]> = [
   ["largest spec, kvm driver", { ...base, driver: "kvm", cpus: limits.cpus.max, ramMb: limits.ramMb.max, diskGb: limits.diskGb.max, hostname: "a".repeat(63) }],
   ["box without an org, one-letter hostname", { ...base, boxName: "debian12", hostname: "x" }],
   ["box name with dots and underscores", { ...base, boxName: "generic_org/debian-12.5_x64", hostname: "db-0-replica" }],
+  ["own key then Vagrant's key, on the owner's network", { ...base, sshPrivateKeyPaths: [ownKey, insecureKey], network: { name: "twarga-3", cidr: "10.231.3.0/24" } }],
+  ["moved to its own key, last network of a /16 pool", { ...base, sshPrivateKeyPaths: [ownKey], network: { name: "twarga-255", cidr: "10.231.255.0/24" } }],
 ];
 
 describe.skipIf(!existsSync(VAGRANT))("vagrant validate on every generated shape", () => {
@@ -42,6 +48,13 @@ describe.skipIf(!existsSync(VAGRANT))("vagrant validate on every generated shape
     const r = validate(broken);
     expect(r.code).not.toBe(0);
     expect(r.out).toContain("The following settings shouldn't exist: cpu_count_typo");
+  }, 60_000);
+
+  it("checks the key paths (so a VM is never written with a key Vagrant cannot read)", () => {
+    const missing = path.join(work, "no-such-key");
+    const r = validate(renderVagrantfile({ ...base, sshPrivateKeyPaths: [ownKey, missing] }));
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain(missing);
   }, 60_000);
 
   it("keeps a Ruby interpolation inert in a string that reaches the Vagrantfile", () => {
@@ -83,6 +96,19 @@ describe("refusals before anything is written", () => {
     expect(schema.safeParse({ name: "ok", boxId: "b", cpus: 1, ramMb: 512, diskGb: limits.diskGb.max + 1 }).success).toBe(false);
     expect(schema.safeParse({ name: "ok", boxId: "b", cpus: 1, ramMb: 512, diskGb: 10 }).success).toBe(true);
   });
+  it("refuses relative key paths, odd network names and anything but a /24 network address", () => {
+    expect(() => renderVagrantfile({ ...base, sshPrivateKeyPaths: ["id_ed25519"] })).toThrow(/absolute/);
+    expect(() => renderVagrantfile({ ...base, sshPrivateKeyPaths: [] })).toThrow(/absolute/);
+    for (const name of ["Twarga-1", "twarga 1", "twarga-1'", "-x", "a".repeat(41)]) expect(() => renderVagrantfile({ ...base, network: { name, cidr: "10.231.1.0/24" } })).toThrow(/network name/);
+    for (const cidr of ["10.231.1.0/16", "10.231.1.1/24", "10.231.256.0/24", "10.231.1.0", "10.231.1.0/24'"]) expect(() => renderVagrantfile({ ...base, network: { name: "twarga-1", cidr } })).toThrow(/\/24/);
+    // The lines only appear when asked for: a VM from before per-owner networks keeps vagrant-libvirt's default.
+    expect(renderVagrantfile(base)).not.toContain("management_network");
+    expect(renderVagrantfile(base)).not.toContain("private_key_path");
+    const full = renderVagrantfile({ ...base, sshPrivateKeyPaths: ["/k/own", "/k/insecure"], network: { name: "twarga-7", cidr: "10.231.7.0/24" } });
+    expect(full).toContain("  config.ssh.insert_key = false\n  config.ssh.private_key_path = ['/k/own', '/k/insecure']\n");
+    expect(full).toContain("    lv.management_network_name = 'twarga-7'\n    lv.management_network_address = '10.231.7.0/24'\n    lv.management_network_keep = true\n");
+  });
+
   it("writes nothing outside the folder it is given", () => {
     mkdirSync(path.join(work, "x"), { recursive: true });
     expect(renderVagrantfile(base)).not.toMatch(/\.\.\//);

@@ -1,7 +1,7 @@
 // Monitoring procedures: thin adapters over src/server/metrics.
 import { z } from "zod";
 import { adminProcedure, createTRPCRouter, protectedProcedure } from "../trpc";
-import { alertRuleInput, createAlertRule, deleteAlertRule, listAlertRules, recentWebhookDeliveries, updateAlertRule } from "../../metrics/alerts/rules";
+import { alertRuleInput, createAlertRule, deleteAlertRule, listAlertRules, recentWebhookDeliveries, rotateWebhookSecret, updateAlertRule } from "../../metrics/alerts/rules";
 import { currentState, openAlertCount, vmCurrentState } from "../../metrics/current";
 import { metricsHealth } from "../../metrics/sampler-health";
 import { deviceHistory, hostDevices, hostHistory, MAX_METRICS, RANGE_KEYS, vmHistory } from "../../metrics/history";
@@ -34,4 +34,5 @@ export const metricsRouter = createTRPCRouter({
   createRule: adminProcedure.input(alertRuleInput).mutation(({ ctx, input }) => createAlertRule(ctx.db, ctx.actor, input)),
   updateRule: adminProcedure.input(alertRuleInput.extend({ id: z.string().min(1) })).mutation(({ ctx, input: { id, ...rule } }) => updateAlertRule(ctx.db, ctx.actor, id, rule)),
   deleteRule: adminProcedure.input(z.object({ id: z.string().min(1) })).mutation(({ ctx, input }) => deleteAlertRule(ctx.db, ctx.actor, input.id)),
+  rotateWebhookSecret: adminProcedure.input(z.object({ id: z.string().min(1).max(64) })).mutation(({ ctx, input }) => rotateWebhookSecret(ctx.db, ctx.actor, input.id)),
 });

@@ -3,10 +3,13 @@
 // Per rule and source: a value past the threshold starts a pending period; if
 // it stays past for the rule's duration the alert opens (one AlertInstance, one
 // Event, one webhook). It then stays open, without repeating, until the value
-// is back past the clear level (hysteresis), the rule is disabled, or the
+// has stayed back past the clear level (strictly on the other side of the
+// threshold: hysteresis) for the same duration, the rule is disabled, or the
 // source has reported nothing for STALE_MS (a VM that was stopped); then it
-// resolves (again one Event, one webhook). Open alerts are reloaded from the
-// database on the first tick, so a restart neither repeats nor forgets them.
+// resolves (again one Event, one webhook). The same hold both ways means one
+// noisy reading can neither open nor resolve an alert. Open alerts are reloaded
+// from the database on the first tick, so a restart neither repeats nor forgets
+// them (a hold toward resolving starts over after a restart).
 import type { AlertInstance, AlertRule } from "../../../generated/prisma/sqlite/client";
 import type { Db } from "../../db/client";
 import { recordEvent } from "../../events/record";
@@ -45,6 +48,8 @@ function describe(rule: AlertRule, source: string, value: number, state: "open" 
 
 export class AlertEvaluator {
   private pendingSince = new Map<string, number>();
+  /** Open alerts whose value is back past the clear level: since when, without a break. */
+  private clearingSince = new Map<string, number>();
   private open: Map<string, AlertInstance> | null = null;
   private lastSeen = new Map<string, number>();
   private deliveries = new Set<Promise<unknown>>();
@@ -81,17 +86,23 @@ export class AlertEvaluator {
         const key = keyOf(rule.id, reading.source);
         const openAlert = this.open.get(key);
         if (typeof value !== "number" || !Number.isFinite(value)) {
-          this.pendingSince.delete(key); // a missing reading interrupts the hold
+          // A missing reading interrupts either hold.
+          this.pendingSince.delete(key);
+          this.clearingSince.delete(key);
           continue;
         }
         if (openAlert) {
           if (clears(rule, value)) {
-            await this.resolve(db, rule, openAlert, value, now);
-            result.resolved.push(openAlert.id);
-          } else {
-            const updated = await db.alertInstance.update({ where: { id: openAlert.id }, data: { lastValue: value, peakValue: worse(rule, openAlert.peakValue, value) } });
-            this.open.set(key, updated);
-          }
+            const since = this.clearingSince.get(key) ?? nowMs;
+            this.clearingSince.set(key, since);
+            if (nowMs - since >= rule.durationS * 1000) {
+              await this.resolve(db, rule, openAlert, value, now);
+              result.resolved.push(openAlert.id);
+              continue;
+            }
+          } else this.clearingSince.delete(key);
+          const updated = await db.alertInstance.update({ where: { id: openAlert.id }, data: { lastValue: value, peakValue: worse(rule, openAlert.peakValue, value) } });
+          this.open.set(key, updated);
           continue;
         }
         if (!breaches(rule, value)) {
@@ -145,6 +156,7 @@ export class AlertEvaluator {
   private async resolve(db: Db, rule: AlertRule, alert: AlertInstance, value: number, now: Date, why?: string): Promise<void> {
     const resolved = await db.alertInstance.update({ where: { id: alert.id }, data: { resolvedAt: now, lastValue: value } });
     this.open!.delete(keyOf(alert.ruleId, alert.source));
+    this.clearingSince.delete(keyOf(alert.ruleId, alert.source));
     await recordEvent(db, {
       type: "alert",
       action: "alert.resolve",

@@ -1,11 +1,16 @@
-// Alert rules: the defaults, validation and the admin edits. Who may edit is
-// decided by the caller (adminProcedure → isAdmin); this module keeps rules sane.
+// Alert rules: the defaults, validation and the admin edits, each of which
+// asserts an admin itself (as adminProcedure does before it), and the webhook
+// signing secrets, which leave the server only once: when made or rotated.
 import { z } from "zod";
+import type { AlertRule } from "../../../generated/prisma/sqlite/client";
 import type { Db } from "../../db/client";
+import { env } from "../../env";
 import { DomainError, notFound } from "../../errors";
 import { recordEvent } from "../../events/record";
-import type { Actor } from "../../permissions";
+import { normalizeIp } from "../../ip-ranges";
+import { assertAdmin, type Actor } from "../../permissions";
 import { isMetricName, METRICS, type MetricName, type SourceKind } from "../catalog";
+import { newWebhookSecret, webhookAddressRefusal } from "./webhook";
 
 export const COMPARISONS = ["gte", "lte"] as const;
 export const SCOPES = ["host", "vms"] as const;
@@ -36,8 +41,16 @@ export function checkRule(rule: AlertRuleInput): void {
   const kind: SourceKind = rule.scope === "host" ? "host" : "vm";
   if (!(METRICS[rule.metric as MetricName].kinds as readonly SourceKind[]).includes(kind))
     throw bad(`"${rule.metric}" is not measured for ${rule.scope === "host" ? "the host" : "VMs"}.`);
-  if (rule.comparison === "gte" && rule.clearThreshold > rule.threshold) throw bad("The clear level must be at or below the threshold (it is where the alert resolves).");
-  if (rule.comparison === "lte" && rule.clearThreshold < rule.threshold) throw bad("The clear level must be at or above the threshold (it is where the alert resolves).");
+  // Strictly apart: a clear level equal to the threshold would let a value hovering there open and resolve in turn.
+  if (rule.comparison === "gte" && rule.clearThreshold >= rule.threshold) throw bad("The clear level must be below the threshold (the alert resolves once the value has stayed at or below it).");
+  if (rule.comparison === "lte" && rule.clearThreshold <= rule.threshold) throw bad("The clear level must be above the threshold (the alert resolves once the value has stayed at or above it).");
+  if (rule.webhookUrl) {
+    // An address written in the URL is refused now; a host name is checked on what it resolves to at each delivery.
+    const host = new URL(rule.webhookUrl).hostname;
+    const literal = host === "localhost" || host.endsWith(".localhost") ? "127.0.0.1" : normalizeIp(host);
+    const why = literal && webhookAddressRefusal(literal, env().WEBHOOK_ALLOW_PRIVATE);
+    if (why) throw bad(`The webhook URL is not allowed: ${why}.`);
+  }
 }
 
 type DefaultRule = AlertRuleInput & { builtinKey: string };
@@ -69,30 +82,72 @@ export async function ensureDefaultAlertRules(db: Db): Promise<number> {
   return created;
 }
 
-export const listAlertRules = (db: Db) => db.alertRule.findMany({ orderBy: [{ scope: "asc" }, { name: "asc" }] });
+/** A rule as the admin pages see it: the signing secret never leaves the server after it was shown once. */
+export type PublicAlertRule = Omit<AlertRule, "webhookSecret"> & { hasWebhookSecret: boolean };
+function publicRule({ webhookSecret, ...rule }: AlertRule): PublicAlertRule {
+  return { ...rule, hasWebhookSecret: Boolean(webhookSecret) };
+}
+
+export async function listAlertRules(db: Db): Promise<PublicAlertRule[]> {
+  return (await db.alertRule.findMany({ orderBy: [{ scope: "asc" }, { name: "asc" }] })).map(publicRule);
+}
 
 async function audit(db: Db, actor: Actor, action: string, rule: { id: string; name: string }, details: Record<string, unknown>) {
   await recordEvent(db, { type: "admin", action, message: `${actor.email} ${action.split(".").at(-1)}d alert rule "${rule.name}".`, actorId: actor.id, actorEmail: actor.email, details: { ruleId: rule.id, ...details } });
 }
 
-export async function createAlertRule(db: Db, actor: Actor, input: AlertRuleInput) {
+/**
+ * Creates a rule. With a webhook URL it gets its signing secret, returned here
+ * as `webhookSecret` and never again (rotate for a new one).
+ */
+export async function createAlertRule(db: Db, actor: Actor, input: AlertRuleInput): Promise<PublicAlertRule & { webhookSecret?: string }> {
+  assertAdmin(actor);
   checkRule(input);
-  const rule = await db.alertRule.create({ data: input });
+  const webhookSecret = input.webhookUrl ? newWebhookSecret() : null;
+  const rule = await db.alertRule.create({ data: { ...input, webhookSecret } });
   await audit(db, actor, "alert_rule.create", rule, { rule: input });
-  return rule;
+  return { ...publicRule(rule), ...(webhookSecret ? { webhookSecret } : {}) };
 }
 
-export async function updateAlertRule(db: Db, actor: Actor, id: string, input: AlertRuleInput) {
+/**
+ * Updates a rule. A rule given its first webhook URL gets a secret, returned
+ * once as `webhookSecret`; a rule whose URL is removed loses its secret.
+ */
+export async function updateAlertRule(db: Db, actor: Actor, id: string, input: AlertRuleInput): Promise<PublicAlertRule & { webhookSecret?: string }> {
+  assertAdmin(actor);
   checkRule(input);
-  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true } });
+  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, webhookSecret: true } });
   if (!existing) throw notFound("Alert rule");
-  const rule = await db.alertRule.update({ where: { id }, data: input });
+  const webhookSecret = !input.webhookUrl ? null : (existing.webhookSecret ?? newWebhookSecret());
+  const rule = await db.alertRule.update({ where: { id }, data: { ...input, webhookSecret } });
   await audit(db, actor, "alert_rule.update", rule, { rule: input });
-  return rule;
+  const fresh = webhookSecret && webhookSecret !== existing.webhookSecret;
+  return { ...publicRule(rule), ...(fresh ? { webhookSecret } : {}) };
+}
+
+/** A new signing secret for a rule's webhook, returned this once; deliveries from now on, retries included, are signed with it. */
+export async function rotateWebhookSecret(db: Db, actor: Actor, id: string): Promise<{ id: string; webhookSecret: string }> {
+  assertAdmin(actor);
+  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, name: true, webhookUrl: true } });
+  if (!existing) throw notFound("Alert rule");
+  if (!existing.webhookUrl) throw bad("This rule has no webhook URL, so it has no secret to rotate.");
+  const webhookSecret = newWebhookSecret();
+  await db.alertRule.update({ where: { id }, data: { webhookSecret } });
+  await recordEvent(db, {
+    type: "admin",
+    action: "alert_rule.rotate_secret",
+    severity: "WARNING",
+    message: `${actor.email} rotated the webhook secret of alert rule "${existing.name}".`,
+    actorId: actor.id,
+    actorEmail: actor.email,
+    details: { ruleId: id },
+  });
+  return { id, webhookSecret };
 }
 
 /** Deletes a rule and its alert history. Defaults are disabled instead, so they are not seeded back. */
 export async function deleteAlertRule(db: Db, actor: Actor, id: string) {
+  assertAdmin(actor);
   const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, name: true, builtinKey: true } });
   if (!existing) throw notFound("Alert rule");
   if (existing.builtinKey) throw new DomainError("CONFLICT", "A default rule cannot be deleted; disable it instead.");

@@ -6,6 +6,7 @@ import { requireActor } from "~/server/auth/guard";
 import { api } from "~/trpc/server";
 import { HostStatusBanner } from "~/components/vms/host-status";
 import { VmDetails } from "~/components/vms/vm-details";
+import { VmTerminal } from "~/components/vms/vm-terminal";
 import { VmLiveTiles } from "~/components/metrics/vm-live-tiles";
 import { VmHistoryCharts } from "~/components/metrics/history-charts";
 import { parseRange, RangePicker } from "~/components/metrics/range-picker";
@@ -29,6 +30,7 @@ export default async function VmPage({ params, searchParams }: { params: Promise
       </Link>
       <HostStatusBanner />
       <VmDetails initial={vm} />
+      {vm.state !== "DESTROYED" && <VmTerminal vmId={vm.id} initialState={vm.state} />}
       {vm.state !== "DESTROYED" && (
         <section className="space-y-3" aria-labelledby="vm-metrics">
           <h2 id="vm-metrics" className="text-lg font-semibold">
