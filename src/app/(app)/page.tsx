@@ -5,14 +5,17 @@ import { requireActor } from "~/server/auth/guard";
 import { formatMetric } from "~/server/metrics/format";
 import { api } from "~/trpc/server";
 import { VmStateBadge, formatCredits } from "~/components/vms/state-badge";
-import { SeverityBadge, formatTime } from "~/components/events/severity-badge";
+import { SeverityBadge } from "~/components/events/severity-badge";
+import { HostNow } from "~/components/metrics/host-now";
+import { When } from "~/components/shell/when";
+import { vmCountWords, vmQuotaWords } from "~/components/vms/vm-counts";
 
 export const metadata: Metadata = { title: "Dashboard" };
 export const dynamic = "force-dynamic";
 
 function Card({ title, href, children }: { title: string; href: string; children: ReactNode }) {
   return (
-    <section className="rounded-lg border border-gray-200 bg-white p-4 dark:border-gray-800 dark:bg-gray-900">
+    <section className="min-w-0 rounded-lg border border-gray-200 bg-white p-4 dark:border-gray-800 dark:bg-gray-900">
       <div className="flex items-baseline justify-between">
         <h2 className="font-medium">{title}</h2>
         <Link href={href} aria-label={`Open ${title}`} className="text-sm text-blue-600 hover:underline dark:text-blue-400">
@@ -29,9 +32,6 @@ export default async function DashboardPage() {
   const trpc = await api();
   const [account, vms, now, events] = await Promise.all([trpc.vms.myAccount(), trpc.vms.list(), trpc.metrics.current(), trpc.events.list({ limit: 6 })]);
   const mine = vms.filter((v) => v.ownerEmail === actor.email);
-  const running = mine.filter((v) => v.state === "RUNNING").length;
-  const host = now.host.values;
-  const stale = now.host.ageMs === null || now.host.ageMs > now.intervalMs * 3;
   return (
     <div>
       <h1 className="text-xl font-semibold" data-testid="dashboard-title">
@@ -46,18 +46,19 @@ export default async function DashboardPage() {
         </div>
       )}
 
-      <div className="mt-4 grid gap-3 md:grid-cols-2">
+      {/* grid-cols-1 (minmax(0, 1fr)), not the implicit auto column: a long event message must truncate, not widen the page. */}
+      <div className="mt-4 grid grid-cols-1 gap-3 md:grid-cols-2">
         <Card title="Your VMs" href="/vms">
-          <p className="text-2xl font-semibold tabular-nums">
-            {running} <span className="text-base font-normal text-gray-500">running of {mine.length}</span>
+          <p className="text-2xl font-semibold tabular-nums" data-testid="vm-counts">
+            {vmCountWords(account.usage)}
           </p>
           <p className="text-sm text-gray-500">
-            Quota: {account.usage.vms}/{account.quota.maxVms} VMs · {account.usage.cpus}/{account.quota.maxCpus} vCPUs · {account.usage.ramMb}/{account.quota.maxRamMb} MB RAM
+            {vmQuotaWords(account.quota)} · {account.usage.cpus}/{account.quota.maxCpus} vCPUs · {account.usage.ramMb}/{account.quota.maxRamMb} MB RAM
           </p>
           <ul className="mt-2 space-y-1 text-sm">
             {mine.slice(0, 5).map((v) => (
-              <li key={v.id} className="flex items-center justify-between gap-2">
-                <Link href={`/vms/${v.id}`} className="truncate hover:underline">
+              <li key={v.id} className="flex min-w-0 items-center justify-between gap-2">
+                <Link href={`/vms/${v.id}`} className="min-w-0 truncate hover:underline">
                   {v.name}
                 </Link>
                 <VmStateBadge state={v.state} />
@@ -80,18 +81,7 @@ export default async function DashboardPage() {
         </Card>
 
         <Card title="Host now" href="/monitor">
-          {stale ? (
-            <p className="text-sm text-gray-500">No recent reading from the sampler.</p>
-          ) : (
-            <dl className="grid grid-cols-2 gap-2 text-sm sm:grid-cols-4">
-              {(["cpuPct", "memPct", "fsPct", "swapPct"] as const).map((m) => (
-                <div key={m}>
-                  <dt className="text-gray-500">{m === "cpuPct" ? "CPU" : m === "memPct" ? "Memory" : m === "fsPct" ? "Disk" : "Swap"}</dt>
-                  <dd className="text-lg font-semibold tabular-nums">{formatMetric(m, host[m])}</dd>
-                </div>
-              ))}
-            </dl>
-          )}
+          <HostNow initial={now} />
         </Card>
 
         <Card title="Recent events" href="/events">
@@ -100,12 +90,12 @@ export default async function DashboardPage() {
           ) : (
             <ul className="space-y-1.5 text-sm">
               {events.items.map((e) => (
-                <li key={e.id} className="flex items-start gap-2">
+                <li key={e.id} className="flex min-w-0 items-start gap-2">
                   <SeverityBadge severity={e.severity} />
                   <Link href={`/events/${e.id}`} className="min-w-0 flex-1 truncate hover:underline">
                     {e.message}
                   </Link>
-                  <time className="shrink-0 text-xs text-gray-500">{formatTime(e.createdAt)}</time>
+                  <When value={e.createdAt} className="shrink-0 text-xs text-gray-500" />
                 </li>
               ))}
             </ul>

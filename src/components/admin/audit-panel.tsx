@@ -3,8 +3,8 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/react";
-import { formatTime } from "~/components/events/severity-badge";
 import { btn, card, field } from "./admin-nav";
+import { When } from "~/components/shell/when";
 
 interface AuditFilter {
   actor?: string;
@@ -42,7 +42,7 @@ export function AuditPanel() {
         {rows.map((r) => (
           <li key={r.id}>
             <button type="button" onClick={() => setOpen(open === r.id ? null : r.id)} className="flex w-full flex-col gap-1 p-3 text-left text-sm hover:bg-gray-50 sm:flex-row sm:gap-3 dark:hover:bg-gray-800/60">
-              <span className="shrink-0 font-mono text-xs text-gray-500 sm:w-44">{formatTime(r.createdAt)}</span>
+              <When value={r.createdAt} className="shrink-0 font-mono text-xs text-gray-500 sm:w-44" />
               <span className="shrink-0 font-medium sm:w-48">{r.action}</span>
               <span className="min-w-0 flex-1 truncate">{r.actorEmail}</span>
               <span className="shrink-0 font-mono text-xs text-gray-500">{r.targetType}{r.targetId ? ` ${r.targetId}` : ""}</span>

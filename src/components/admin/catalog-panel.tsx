@@ -1,13 +1,18 @@
 "use client";
-// The box catalog: add a box, edit one in place, disable or enable it.
+// The box catalog: add a box, edit one in place, disable or enable it; which
+// entries' boxes this host has installed (only those are offered at launch), and
+// the installed boxes themselves with their size and when they were added.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
+import { formatValue } from "~/server/metrics/format";
 import { useTRPC } from "~/trpc/react";
+import { When } from "~/components/shell/when";
 import { btn, card, field } from "./admin-nav";
 
-type Box = inferRouterOutputs<AppRouter>["admin"]["boxes"][number];
+type Catalog = inferRouterOutputs<AppRouter>["admin"]["boxes"];
+type Box = Catalog["entries"][number];
 
 function fieldsFrom(e: FormEvent<HTMLFormElement>) {
   const f = new FormData(e.currentTarget);
@@ -22,15 +27,38 @@ function fieldsFrom(e: FormEvent<HTMLFormElement>) {
   };
 }
 
-function BoxForm({ box, onSubmit, label }: { box?: Box; onSubmit: (e: FormEvent<HTMLFormElement>) => void; label: string }) {
+/** A visible label above its input, so every field says what it is (not only to screen readers). */
+function Labelled({ text, className = "", children }: { text: string; className?: string; children: ReactNode }) {
   return (
-    <form onSubmit={onSubmit} className="grid grid-cols-2 gap-2 sm:grid-cols-4 lg:grid-cols-8">
-      <input name="name" required defaultValue={box?.name} placeholder="owner/box" className={`${field} col-span-2`} aria-label="Vagrant box name" />
-      <input name="displayName" required defaultValue={box?.displayName} placeholder="Display name" className={`${field} col-span-2`} aria-label="Display name" />
-      <input name="osFamily" required defaultValue={box?.osFamily ?? "debian"} className={field} aria-label="OS family" />
-      <input name="minCpus" type="number" min={1} required defaultValue={box?.minCpus ?? 1} className={field} aria-label="Minimum vCPUs" title="Minimum vCPUs" />
-      <input name="minRamMb" type="number" min={128} required defaultValue={box?.minRamMb ?? 512} className={field} aria-label="Minimum RAM MB" title="Minimum RAM (MB)" />
-      <input name="minDiskGb" type="number" min={1} required defaultValue={box?.minDiskGb ?? 10} className={field} aria-label="Minimum disk GB" title="Minimum disk (GB)" />
+    <label className={`block min-w-0 text-xs text-gray-600 dark:text-gray-400 ${className}`}>
+      {text}
+      {children}
+    </label>
+  );
+}
+
+function BoxForm({ box, onSubmit, label }: { box?: Box; onSubmit: (e: FormEvent<HTMLFormElement>) => void; label: string }) {
+  const input = `${field} mt-0.5 w-full text-sm text-gray-900 dark:text-gray-100`;
+  return (
+    <form onSubmit={onSubmit} className="grid grid-cols-2 items-end gap-2 sm:grid-cols-4 lg:grid-cols-8">
+      <Labelled text="Vagrant box name" className="col-span-2">
+        <input name="name" required defaultValue={box?.name} placeholder="owner/box" className={input} />
+      </Labelled>
+      <Labelled text="Display name" className="col-span-2">
+        <input name="displayName" required defaultValue={box?.displayName} placeholder="Debian 12" className={input} />
+      </Labelled>
+      <Labelled text="OS family">
+        <input name="osFamily" required defaultValue={box?.osFamily ?? "debian"} className={input} />
+      </Labelled>
+      <Labelled text="Min vCPUs">
+        <input name="minCpus" type="number" min={1} required defaultValue={box?.minCpus ?? 1} className={input} />
+      </Labelled>
+      <Labelled text="Min RAM (MB)">
+        <input name="minRamMb" type="number" min={128} required defaultValue={box?.minRamMb ?? 512} className={input} />
+      </Labelled>
+      <Labelled text="Min disk (GB)">
+        <input name="minDiskGb" type="number" min={1} required defaultValue={box?.minDiskGb ?? 10} className={input} />
+      </Labelled>
       <label className="flex items-center gap-1 text-sm">
         <input name="enabled" type="checkbox" defaultChecked={box?.enabled ?? true} /> enabled
       </label>
@@ -39,11 +67,23 @@ function BoxForm({ box, onSubmit, label }: { box?: Box; onSubmit: (e: FormEvent<
   );
 }
 
+function InstalledBadge({ installed }: { installed: boolean }) {
+  return installed ? (
+    <span className="rounded-full bg-emerald-100 px-2 py-0.5 text-xs font-medium text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200" data-testid="box-installed">
+      installed on this host
+    </span>
+  ) : (
+    <span className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800 dark:bg-amber-950 dark:text-amber-200" data-testid="box-missing">
+      box missing: not offered at launch
+    </span>
+  );
+}
+
 export function CatalogPanel() {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [message, setMessage] = useState<string | null>(null);
-  const boxes = useQuery(trpc.admin.boxes.queryOptions());
+  const catalog = useQuery(trpc.admin.boxes.queryOptions());
   const opts = { onSuccess: () => (setMessage(null), void qc.invalidateQueries({ queryKey: trpc.admin.boxes.queryKey() })), onError: (e: { message: string }) => setMessage(e.message) };
   const create = useMutation(trpc.admin.boxCreate.mutationOptions(opts));
   const update = useMutation(trpc.admin.boxUpdate.mutationOptions(opts));
@@ -55,12 +95,42 @@ export function CatalogPanel() {
         <BoxForm label="Add" onSubmit={(e) => (e.preventDefault(), create.mutate(fieldsFrom(e)))} />
       </div>
       <ul className={`${card} divide-y divide-gray-100 dark:divide-gray-800`} data-testid="admin-boxes">
-        {boxes.data?.map((b) => (
-          <li key={b.id} className={`p-3 ${b.enabled ? "" : "opacity-60"}`}>
+        {catalog.data?.entries.map((b) => (
+          <li key={b.id} className={`space-y-2 p-3 ${b.enabled ? "" : "opacity-60"}`} data-testid="admin-box">
+            <p className="flex flex-wrap items-center gap-2 text-sm">
+              <span className="font-mono">{b.name}</span>
+              <InstalledBadge installed={b.installed} />
+            </p>
             <BoxForm box={b} label="Save" onSubmit={(e) => (e.preventDefault(), update.mutate({ id: b.id, ...fieldsFrom(e) }))} />
           </li>
         ))}
       </ul>
+      <section className={`${card} p-3`} data-testid="installed-boxes">
+        <h2 className="mb-2 text-sm font-medium">Boxes installed on this host</h2>
+        {catalog.data?.installedError && (
+          <p className="text-sm text-red-700 dark:text-red-300" role="alert">
+            {catalog.data.installedError}
+          </p>
+        )}
+        {catalog.data && catalog.data.installed.length === 0 && !catalog.data.installedError && (
+          <p className="text-sm text-gray-600 dark:text-gray-400">None. Build one with scripts/build-box.sh, or add one with `vagrant box add` under the app&apos;s VAGRANT_HOME.</p>
+        )}
+        <ul className="divide-y divide-gray-100 text-sm dark:divide-gray-800">
+          {catalog.data?.installed.map((b) => (
+            <li key={`${b.name} ${b.version}`} className="flex flex-wrap items-baseline gap-x-3 gap-y-1 py-1.5">
+              <span className="font-mono">{b.name}</span>
+              <span className="text-gray-500">version {b.version}</span>
+              <span className="tabular-nums">{b.sizeBytes === null ? "size unknown" : formatValue("bytes", b.sizeBytes)}</span>
+              {b.addedAt && (
+                <span className="text-gray-500">
+                  added <When value={b.addedAt} />
+                </span>
+              )}
+              {!b.inCatalog && <span className="text-xs text-gray-500">(not in the catalog)</span>}
+            </li>
+          ))}
+        </ul>
+      </section>
     </div>
   );
 }

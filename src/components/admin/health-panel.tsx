@@ -5,11 +5,16 @@ import type { ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
+import { formatValue } from "~/server/metrics/format";
+import { When } from "~/components/shell/when";
 import { card } from "./admin-nav";
 
 type Health = inferRouterOutputs<AppRouter>["admin"]["health"];
 
-const mb = (b: number | null | undefined) => (b === null || b === undefined ? "?" : b >= 1e9 ? `${(b / 1e9).toFixed(1)} GB` : `${(b / 1e6).toFixed(1)} MB`);
+// Bytes in the same unit and format as /monitor (formatValue: GiB); ages never below zero (the two clocks read a few ms apart).
+const mb = (b: number | null | undefined) => (b === null || b === undefined ? "?" : formatValue("bytes", b));
+const msText = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+const ago = (ms: number) => (ms < 1000 ? "just now" : `${(ms / 1000).toFixed(1)} s ago`);
 
 function Tile({ title, ok, children }: { title: string; ok: boolean | null; children: ReactNode }) {
   const dot = ok === null ? "bg-gray-400" : ok ? "bg-emerald-500" : "bg-red-500";
@@ -41,8 +46,13 @@ export function HealthPanel({ initial }: { initial: Health }) {
       <Tile title="Sampler" ok={samplerLagOk}>
         {h.sampler ? (
           <>
-            <p>last tick {h.sampler.lastTickAt ? new Date(h.sampler.lastTickAt).toLocaleTimeString() : "never"}{h.sampler.lagMs !== null && ` (${(h.sampler.lagMs / 1000).toFixed(1)} s ago)`}</p>
-            <p>every {h.sampler.intervalMs / 1000} s · p95 {h.sampler.tickMsP95 ?? "?"} ms · {h.sampler.skippedTicks} skipped</p>
+            <p data-testid="sampler-last-tick">
+              last tick {h.sampler.lastTickAt ? <When value={h.sampler.lastTickAt} style="time" /> : "never"}
+              {h.sampler.lagMs !== null && ` (${ago(Math.max(0, h.sampler.lagMs))})`}
+            </p>
+            <p data-testid="sampler-p95">
+              every {h.sampler.intervalMs / 1000} s · p95 {h.sampler.tickMsP95 === null ? "?" : msText(h.sampler.tickMsP95)} ms · {h.sampler.skippedTicks} skipped
+            </p>
           </>
         ) : (
           <p>not running in this process</p>

@@ -7,6 +7,7 @@ import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
 import { btn, btnDanger, card, field } from "./admin-nav";
+import { When } from "~/components/shell/when";
 
 type UserRow = inferRouterOutputs<AppRouter>["admin"]["users"][number];
 type BulkOutcome = inferRouterOutputs<AppRouter>["admin"]["bulk"][number];
@@ -90,7 +91,7 @@ export function UsersPanel({ selfId }: { selfId: string }) {
               <span>{u.vms} VM(s), {u.runningVms} running</span>
               <span>balance {u.balance.toFixed(2)}</span>
               <span>{u.sessions} session(s)</span>
-              <span>last sign-in {u.lastSignInAt ? u.lastSignInAt.toISOString().slice(0, 16).replace("T", " ") : "never"}</span>
+              <span>last sign-in {u.lastSignInAt ? <When value={u.lastSignInAt} /> : "never"}</span>
               <span className="flex flex-1 justify-end gap-2">
                 {u.disabled ? (
                   <button className={btn} onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</button>
@@ -146,7 +147,9 @@ function UserAccount({ userId, onError }: { userId: string; onError: (m: string)
         <ul className="max-h-40 overflow-auto text-xs">
           {ledger.map((l) => (
             <li key={l.id} className="flex justify-between gap-2 border-t border-gray-100 py-0.5 dark:border-gray-800">
-              <span className="truncate">{l.createdAt.toISOString().slice(0, 16).replace("T", " ")} {l.kind.toLowerCase()} — {l.reason}</span>
+              <span className="truncate">
+                <When value={l.createdAt} /> {l.kind.toLowerCase()} — {l.reason}
+              </span>
               <span className={l.amount < 0 ? "text-red-600" : "text-emerald-600"}>{l.amount.toFixed(2)}</span>
             </li>
           ))}

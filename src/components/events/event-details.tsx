@@ -2,13 +2,15 @@
 import Link from "next/link";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
-import { formatTime, SeverityBadge } from "./severity-badge";
+import type { ReactNode } from "react";
+import { When } from "~/components/shell/when";
+import { SeverityBadge } from "./severity-badge";
 
 export type EventRow = inferRouterOutputs<AppRouter>["events"]["get"];
 
 export function EventDetails({ event }: { event: EventRow }) {
-  const fields: [string, string | null][] = [
-    ["Time", formatTime(event.createdAt)],
+  const fields: [string, ReactNode][] = [
+    ["Time", <When key="time" value={event.createdAt} />],
     ["Type", event.type],
     ["Action", event.action],
     ["Actor", event.actorEmail ?? event.actorId],
@@ -22,7 +24,8 @@ export function EventDetails({ event }: { event: EventRow }) {
     <div className="space-y-3" data-testid="event-details">
       <div className="flex flex-wrap items-center gap-2">
         <SeverityBadge severity={event.severity} />
-        <p className="font-medium break-words">{event.message}</p>
+        {/* min-w-0: a flex item may shrink below its longest word, so break-words can wrap it inside the screen. */}
+        <p className="min-w-0 font-medium break-words">{event.message}</p>
       </div>
       <dl className="grid grid-cols-1 gap-x-4 gap-y-1 text-sm sm:grid-cols-[10rem_1fr]">
         {fields

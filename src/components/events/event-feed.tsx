@@ -9,7 +9,8 @@ import { eventFilterFromSearchParams, eventFilterToSearchParams, type EventFilte
 import { EVENT_TYPES, SEVERITIES } from "~/server/events/record";
 import { useTRPC } from "~/trpc/react";
 import { EventDetails } from "./event-details";
-import { formatTime, SEVERITY_ROW, SeverityBadge } from "./severity-badge";
+import { SEVERITY_ROW, SeverityBadge } from "./severity-badge";
+import { When } from "~/components/shell/when";
 
 const POLL_MS = 5000;
 const input = "w-full rounded border border-gray-300 bg-white px-2 py-1.5 text-sm dark:border-gray-700 dark:bg-gray-900";
@@ -84,7 +85,7 @@ export function EventFeed({ query }: { query: string }) {
         {events.map((e) => (
           <li key={e.id} className={SEVERITY_ROW[e.severity]} data-testid="event-row">
             <button type="button" onClick={() => setOpen(open === e.id ? null : e.id)} className="flex w-full flex-col gap-1 px-3 py-2 text-left hover:bg-gray-50 sm:flex-row sm:items-center sm:gap-3 dark:hover:bg-gray-800/60" aria-expanded={open === e.id}>
-              <span className="shrink-0 font-mono text-xs text-gray-500 sm:w-44 dark:text-gray-400">{formatTime(e.createdAt)}</span>
+              <When value={e.createdAt} className="shrink-0 font-mono text-xs text-gray-500 sm:w-44 dark:text-gray-400" />
               <span className="flex shrink-0 items-center gap-2 sm:w-40">
                 <SeverityBadge severity={e.severity} />
                 <span className="text-xs text-gray-500 dark:text-gray-400">{e.type}</span>

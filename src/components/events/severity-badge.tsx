@@ -18,6 +18,3 @@ export const SEVERITY_ROW: Record<Severity, string> = {
   CRITICAL: "border-l-4 border-l-red-600 bg-red-50 dark:bg-red-950/40",
 };
 
-export function formatTime(d: Date): string {
-  return d.toLocaleString("en-GB", { year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}

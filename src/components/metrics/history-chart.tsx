@@ -10,6 +10,7 @@ import { Area, CartesianGrid, ComposedChart, Line, ResponsiveContainer, Tooltip,
 import { formatValue } from "~/server/metrics/format";
 import type { MetricUnit } from "~/server/metrics/catalog";
 import { countReadings, toBandPoints, type BandPoint } from "./band-points";
+import { formatWhen } from "~/components/shell/when";
 
 export interface ChartSeries {
   t: number[];
@@ -45,7 +46,7 @@ function BandTooltip({ point, label, unit, series }: { point: BandPoint | undefi
   return (
     <div className="rounded-tremor-default border border-tremor-border bg-tremor-background text-tremor-default shadow-tremor-dropdown dark:border-dark-tremor-border dark:bg-dark-tremor-background dark:shadow-dark-tremor-dropdown">
       <p className="border-b border-tremor-border px-3 py-1.5 font-medium text-tremor-content-emphasis dark:border-dark-tremor-border dark:text-dark-tremor-content-emphasis">
-        {point ? `${new Date(point.t).toISOString().slice(0, 16).replace("T", " ")} UTC` : label}
+        {point ? formatWhen(point.t) : label}
       </p>
       <div className="space-y-1 px-3 py-1.5">
         {series.map((s) => {

@@ -8,6 +8,7 @@ import { formatMetric } from "~/server/metrics/format";
 import type { MetricName } from "~/server/metrics/catalog";
 import { Freshness, MetricTile, type TileAlert } from "./metric-tile";
 import type { CurrentState } from "./types";
+import { When } from "~/components/shell/when";
 
 type Alerts = CurrentState["alerts"];
 
@@ -73,7 +74,7 @@ export function OpenAlertList({ alerts }: { alerts: Alerts }) {
           <span className={`rounded-full px-1.5 py-0.5 text-[10px] font-semibold uppercase ${a.severity === "CRITICAL" ? "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200" : "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200"}`}>{a.severity.toLowerCase()}</span>
           <span className="font-medium">{a.ruleName}</span>
           <span className="text-gray-500 dark:text-gray-400">
-            {a.source === "host" ? "host" : a.source} · now {formatMetric(a.metric as MetricName, a.lastValue)} · since {new Date(a.openedAt).toLocaleTimeString()}
+            {a.source === "host" ? "host" : a.source} · now {formatMetric(a.metric as MetricName, a.lastValue)} · since <When value={a.openedAt} style="time" />
           </span>
         </li>
       ))}

@@ -3,29 +3,39 @@
 // alert rules (with each webhook's signing secret, shown once) and recent
 // webhook deliveries.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { useTRPC } from "~/trpc/react";
 import { METRIC_NAMES, METRICS, type MetricName } from "~/server/metrics/catalog";
 import { formatMetric, formatValue } from "~/server/metrics/format";
+import { When } from "~/components/shell/when";
 
 const card = "rounded-lg border border-gray-200 bg-white p-3 dark:border-gray-800 dark:bg-gray-900";
 const button = "rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700 disabled:opacity-50";
 const input = "w-full rounded border border-gray-300 bg-white px-2 py-1 text-sm dark:border-gray-700 dark:bg-gray-950";
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? "–" : `${v.toFixed(1)} ms`);
-const when = (t: number | null | undefined) => (t ? new Date(t).toLocaleString() : "never");
+const when = (t: number | null | undefined) => (t ? <When value={t} /> : "never");
 
 function Health() {
   const trpc = useTRPC();
   const { data } = useQuery(trpc.metrics.health.queryOptions(undefined, { refetchInterval: 10_000 }));
   if (!data) return <div className={card}>Loading sampler health…</div>;
   const s = data.sampler;
-  const rows: [string, string][] = [
+  const rows: [string, ReactNode][] = [
     ["Sampler", s ? (s.running ? `running every ${s.intervalMs / 1000} s` : "stopped") : "not running in this process"],
     ["Last tick", when(s?.lastTickAt)],
     ["Tick duration p50 / p95", `${ms(s?.tickMsP50)} / ${ms(s?.tickMsP95)}`],
     ["Ticks / skipped", s ? `${s.ticks} / ${s.skippedTicks}` : "–"],
     ["Errors by collector", s && Object.keys(s.errorsByCollector).length ? Object.entries(s.errorsByCollector).map(([k, n]) => `${k}: ${n}`).join(", ") : "none"],
-    ["Last retention", s?.lastRetention ? `${when(s.lastRetentionAt)} (deleted raw ${s.lastRetention.deleted.raw}, minute ${s.lastRetention.deleted.minute}, hour ${s.lastRetention.deleted.hour})` : "not yet"],
+    [
+      "Last retention",
+      s?.lastRetention ? (
+        <>
+          {when(s.lastRetentionAt)} (deleted raw {s.lastRetention.deleted.raw}, minute {s.lastRetention.deleted.minute}, hour {s.lastRetention.deleted.hour})
+        </>
+      ) : (
+        "not yet"
+      ),
+    ],
     ["Database size", formatValue("bytes", data.databaseBytes)],
     ["Rows raw / minute / hour", `${data.rowsByTier.raw} / ${data.rowsByTier.minute} / ${data.rowsByTier.hour}`],
   ];
@@ -74,7 +84,7 @@ function Actions() {
       {collect.data && (
         <div className="mt-2 overflow-x-auto" data-testid="collect-result">
           <p className="text-sm">
-            Tick at {new Date(collect.data.ts).toLocaleTimeString()} took {collect.data.durationMs.toFixed(1)} ms, wrote {collect.data.written} rows
+            Tick at <When value={collect.data.ts} style="time" /> took {collect.data.durationMs.toFixed(1)} ms, wrote {collect.data.written} rows
             {Object.keys(collect.data.errors).length > 0 && <span className="text-red-600"> · errors: {Object.entries(collect.data.errors).map(([k, v]) => `${k}: ${v}`).join("; ")}</span>}
           </p>
           <table className="mt-1 w-full text-xs">
@@ -241,7 +251,7 @@ function Deliveries() {
         {data.map((d) => (
           <li key={d.id} className="break-words">
             <span className={d.status === "delivered" ? "text-emerald-700 dark:text-emerald-400" : d.status === "failed" ? "text-red-700 dark:text-red-400" : ""}>{d.status}</span> · {d.event} · {d.url} · {d.attempts} attempt(s){d.lastStatus ? ` · HTTP ${d.lastStatus}` : ""}
-            {d.lastError ? ` · ${d.lastError}` : ""} · {new Date(d.createdAt).toLocaleString()}
+            {d.lastError ? ` · ${d.lastError}` : ""} · <When value={d.createdAt} />
           </li>
         ))}
       </ul>

@@ -7,11 +7,11 @@ import { useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
+import { When } from "~/components/shell/when";
 
 type SshKeyRow = inferRouterOutputs<AppRouter>["sshKeys"]["list"][number];
 
 /** UTC, so the server's render and the browser's agree. */
-const added = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 const firstFieldError = (err: { data?: unknown } | null) => {
   const fields = (err?.data as { fieldErrors?: Record<string, string[] | undefined> | null } | undefined)?.fieldErrors;
@@ -144,7 +144,7 @@ function KeyCard({ sshKey: k, onRemoved }: { sshKey: SshKeyRow; onRemoved: () =>
         {k.fingerprint}
       </code>
       <p className="mt-1 text-xs text-gray-500 dark:text-gray-400">
-        Added <time dateTime={k.createdAt.toISOString()}>{added(k.createdAt)}</time> · last used: not tracked (each VM checks keys itself)
+        Added <When value={k.createdAt} /> · last used: not tracked (each VM checks keys itself)
       </p>
       {confirming && (
         <div className="mt-2 rounded border border-red-300 bg-red-50 p-2 text-sm dark:border-red-800 dark:bg-red-950/50">

@@ -3,6 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useTRPC } from "~/trpc/react";
 import { formatCredits } from "./state-badge";
+import { vmCountWords, vmQuotaWords } from "./vm-counts";
 
 export function BalanceBanner() {
   const trpc = useTRPC();
@@ -18,7 +19,7 @@ export function BalanceBanner() {
       {data.burnPerHour > 0 && <span> · using {formatCredits(data.burnPerHour)}/h{hoursLeft !== null && ` (about ${Math.max(0, Math.floor(hoursLeft))} h left)`}</span>}
       <span className="text-gray-500 dark:text-gray-400">
         {" "}
-        · {data.usage.vms}/{data.quota.maxVms} VMs, {data.usage.running}/{data.quota.maxRunning} running
+        · <span data-testid="vm-counts">{vmCountWords(data.usage)}</span> ({vmQuotaWords(data.quota)})
       </span>
       {data.lowBalance && <p className="mt-1">Your balance is low (below {data.lowBalanceThreshold}). At zero your running VMs are stopped. Ask an admin for more credits.</p>}
     </div>

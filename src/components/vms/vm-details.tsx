@@ -2,6 +2,7 @@
 // The VM page body: facts, SSH command and key status, uptime, live job output and history.
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { When } from "~/components/shell/when";
 import { useEffect, useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
@@ -57,14 +58,17 @@ function SshAccess({ vm }: { vm: Vm }) {
       )}
       {vm.sshCommand && !vm.sshForwarded && (
         <p className="text-amber-800 dark:text-amber-200" data-testid="ssh-not-forwarded">
-          {vm.sshForwardingEnabled ? "No forwarded port was free for this VM, so this is its address on the VM network" : "Port forwarding is off on this host, so this is the VM's address on the VM network"}: your computer
+          {vm.sshForwardingEnabled
+            ? "No forwarded port was free for this VM, so this is its address on the VM network"
+            : "Port forwarding is off on this host, so this is the VM's address on the VM network"}
+          : your computer
           needs another way to reach that network (a VPN or a jump host, for example).
         </p>
       )}
       <p data-testid="vm-keys-status">
         {vm.keysSyncedAt ? (
           <>
-            Own key: yes. Keys last written into the VM {new Date(vm.keysSyncedAt).toLocaleString()}.
+            Own key: yes. Keys last written into the VM <When value={vm.keysSyncedAt} />.
           </>
         ) : firstBootPending ? (
           "Own key: set up when the VM first boots."
@@ -135,9 +139,25 @@ export function VmDetails({ initial }: { initial: Vm }) {
         <ul className="divide-y divide-gray-100 rounded-lg border border-gray-200 bg-white text-sm dark:divide-gray-800 dark:border-gray-800 dark:bg-gray-900" data-testid="job-history">
           {vm.jobs.map((j) => (
             <li key={j.id}>
-              <button type="button" onClick={() => setSelectedJob(j.id)} className={`flex w-full flex-wrap items-center gap-x-3 gap-y-1 px-3 py-2 text-left hover:bg-gray-50 dark:hover:bg-gray-800 ${j.id === shownJob ? "bg-blue-50 dark:bg-blue-950/40" : ""}`}>
+              <button
+                type="button"
+                onClick={() => setSelectedJob(j.id)}
+                className={`flex w-full flex-wrap items-center gap-x-3 gap-y-1 px-3 py-2 text-left hover:bg-gray-50 dark:hover:bg-gray-800 ${
+                  j.id === shownJob ? "bg-blue-50 dark:bg-blue-950/40" : ""
+                }`}
+              >
                 <span className="w-16 font-medium">{j.kind.toLowerCase()}</span>
-                <span className={j.state === "SUCCEEDED" ? "text-emerald-700 dark:text-emerald-300" : j.state === "QUEUED" || j.state === "RUNNING" ? "text-blue-700 dark:text-blue-300" : "text-red-700 dark:text-red-300"}>{j.state.toLowerCase().replace("_", " ")}</span>
+                <span
+                  className={
+                    j.state === "SUCCEEDED"
+                      ? "text-emerald-700 dark:text-emerald-300"
+                      : j.state === "QUEUED" || j.state === "RUNNING"
+                        ? "text-blue-700 dark:text-blue-300"
+                        : "text-red-700 dark:text-red-300"
+                  }
+                >
+                  {j.state.toLowerCase().replace("_", " ")}
+                </span>
                 <span className="text-gray-500 dark:text-gray-400">{new Date(j.createdAt).toLocaleString()}</span>
                 <span className="text-gray-500 dark:text-gray-400">by {j.requestedByEmail ?? "system"}</span>
               </button>

@@ -47,6 +47,9 @@ export async function connectGuest(target: GuestTarget, keyPaths: string[], opti
         client.connect(config);
       });
       client.on("error", () => {});
+      // Terminal keystrokes are tiny writes: without this, Nagle's algorithm
+      // holds each one back until the previous one is acknowledged.
+      client.setNoDelay(true);
       return { client, keyPath };
     } catch (err) {
       client.end();

@@ -98,7 +98,9 @@ export function scheduleKeySync(db: Db, userId: string): void {
   if (!e.BACKGROUND_SERVICES) return;
   const looking = db.vm
     .findMany({ where: { ownerId: userId, state: "RUNNING", ipAddress: { not: null }, keysSyncedAt: { not: null } }, select: { id: true } })
-    .then((vms) => void vms.forEach((vm) => void queueKeySync(db, vm.id, e)))
+    .then((vms) => {
+      for (const vm of vms) void queueKeySync(db, vm.id, e);
+    })
     .catch((err: unknown) => console.error("[access] could not schedule a key sync:", err))
     .finally(() => state.looking.delete(looking));
   state.looking.add(looking);

@@ -74,7 +74,9 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
     vmRoot: { path: vmRoot(e), ...(disk.ok ? { ...disk.value, error: null } : { free: null, total: null, error: disk.error }) },
     openAlerts: openAlerts.ok ? openAlerts.value : null,
     sshdLog: { path: e.SSHD_LOG_PATH, following: e.SSHD_LOG_FOLLOW, state: follower.ok ? follower.value : null },
-    networkPool: networks.ok ? { ...networks.value, sharedNetworkVms: sharedNetworkVms.ok ? sharedNetworkVms.value : null, error: null } : { pool: e.VM_NETWORK_POOL.cidr, size: null, used: null, free: null, sharedNetworkVms: null, error: networks.error },
+    networkPool: networks.ok
+      ? { ...networks.value, sharedNetworkVms: sharedNetworkVms.ok ? sharedNetworkVms.value : null, error: null }
+      : { pool: e.VM_NETWORK_POOL.cidr, size: null, used: null, free: null, sharedNetworkVms: null, error: networks.error },
     sshPorts: sshPorts.ok ? { ...sshPorts.value, error: null } : { range: null, size: null, used: null, free: null, error: sshPorts.error },
     version: probes.version(),
   };

@@ -11,6 +11,7 @@ import { env } from "../env";
 import { recordEvent } from "../events/record";
 import { configuredProviders } from "./providers";
 import { createUserWithRole, decideSignIn, emailVerifiedBy } from "./policy";
+import { refusalWords, signInFailureWords } from "./failure-words";
 import { promoteListedAdmin, recordListedAdmin } from "./admin-list";
 import { safeCallbackPath } from "./callback-url";
 import { authSecret } from "./secret";
@@ -81,7 +82,7 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
           actorEmail: email,
           targetUserId: existing?.id ?? null,
           ...info,
-          message: `Sign-in refused for ${email ?? "an account without email"} (${decision.reason})`,
+          message: `Sign-in refused for ${email ?? "an account without email"}: ${refusalWords(decision.reason)}`,
           details: { reason: decision.reason, provider: account?.provider ?? null, emailVerified },
         });
         return `/signin/refused?reason=${decision.reason}`;
@@ -126,7 +127,7 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
         const name = (error as { type?: string }).type ?? error.name;
         console.error(`[auth] ${name}: ${error.message}`);
         if (name === "AccessDenied") return; // already recorded as signin.refused
-        void recordEvent(db, { type: "auth", action: "signin.failed", severity: "WARNING", ...info, message: `Sign-in failed: ${name}`, details: { error: name, message: error.message.slice(0, 500) } }).catch(() => {});
+        void recordEvent(db, { type: "auth", action: "signin.failed", severity: "WARNING", ...info, message: `Sign-in failed: ${signInFailureWords(name)}`, details: { error: name, message: error.message.slice(0, 500) } }).catch(() => {});
       },
       warn(code) {
         if (code !== "debug-enabled") console.warn(`[auth] warning: ${code}`);

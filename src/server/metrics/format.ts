@@ -2,7 +2,8 @@
 // tiles and charts (client). Pure: no server-only imports.
 import { METRICS, type MetricName, type MetricUnit } from "./catalog";
 
-const BYTE_UNITS = ["B", "KB", "MB", "GB", "TB", "PB"];
+// Powers of 1024, named as such (GiB): the one byte unit of every page, /monitor and Admin → Health alike.
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
 function bytes(n: number): string {
   let i = 0;

@@ -22,9 +22,13 @@ import { recordEvent } from "../events/record";
 import { commandFailure, runVirsh } from "../hypervisor/virsh";
 
 export interface OwnerNetworkSpec {
-  /** The libvirt network's name, also in the Vagrantfile: `twarga-<index>`. */
+  /**
+   * The libvirt network's name, also in the Vagrantfile: `twarga-` and the /24
+   * (10.231.3.0/24 is `twarga-10-231-3`), so two installations with different
+   * pools on one host never reach for the same name.
+   */
   name: string;
-  /** Its bridge on the host (at most 15 characters, the kernel's limit): `virbr-tw<index>`. */
+  /** Its bridge on the host, from the /24 in hex (at most 15 characters, the kernel's limit): `virbr-tw0ae703`. */
   bridge: string;
   /** The /24's index in VM_NETWORK_POOL. */
   index: number;
@@ -43,7 +47,16 @@ export function ownerNetworkSpec(index: number, e: Env = env()): OwnerNetworkSpe
   const pool = e.VM_NETWORK_POOL;
   if (!Number.isSafeInteger(index) || index < 0 || index >= pool.size) throw new Error(`subnet index ${index} is outside VM_NETWORK_POOL ${pool.cidr} (${pool.size} networks)`);
   const base = (pool.base + index * 256) >>> 0;
-  return { name: `twarga-${index}`, bridge: `virbr-tw${index}`, index, cidr: `${dotted(base)}/24`, gateway: dotted(base + 1), dhcpStart: dotted(base + 2), dhcpEnd: dotted(base + 254) };
+  const net24 = base >>> 8;
+  return {
+    name: `twarga-${[16, 8, 0].map((s) => (net24 >>> s) & 255).join("-")}`,
+    bridge: `virbr-tw${net24.toString(16).padStart(6, "0")}`,
+    index,
+    cidr: `${dotted(base)}/24`,
+    gateway: dotted(base + 1),
+    dhcpStart: dotted(base + 2),
+    dhcpEnd: dotted(base + 254),
+  };
 }
 
 /** The libvirt network definition: NAT forwarding, our bridge, the gateway with DHCP for the rest of the /24. */
@@ -133,19 +146,23 @@ function attr(xml: string, element: string, name: string): string | null {
  * when it exists with another definition or cannot be started.
  */
 export async function ensureLibvirtNetwork(spec: OwnerNetworkSpec, e: Env = env()): Promise<void> {
-  const out = await withXmlFile(ownerNetworkXml(spec), (file) => runVirsh([`net-define '${file}'; net-start ${spec.name}; net-autostart ${spec.name}; net-info ${spec.name}; net-dumpxml ${spec.name}`], e)).catch((err: unknown) => {
-    throw new Error(`Could not create the VM network ${spec.name} (${spec.cidr}): ${commandFailure(err)}`);
+  const n = spec.name;
+  const sequence = (file: string) => `net-define '${file}'; net-start ${n}; net-autostart ${n}; net-info ${n}; net-dumpxml ${n}`;
+  const out = await withXmlFile(ownerNetworkXml(spec), (file) => runVirsh([sequence(file)], e)).catch((err: unknown) => {
+    throw new Error(`Could not create the VM network ${n} (${spec.cidr}): ${commandFailure(err)}`);
   });
   const xml = out.slice(out.indexOf("<network"));
   const found = { mode: attr(xml, "forward", "mode"), bridge: attr(xml, "bridge", "name"), address: attr(xml, "ip", "address"), netmask: attr(xml, "ip", "netmask") };
   if (found.mode !== "nat" || found.bridge !== spec.bridge || found.address !== spec.gateway || found.netmask !== "255.255.255.0")
     throw new Error(
-      `The libvirt network ${spec.name} already exists with another definition (forward ${found.mode ?? "none"}, bridge ${found.bridge ?? "none"}, address ${found.address ?? "none"}/${found.netmask ?? "?"}); the app expects NAT on ${spec.bridge} with ${spec.gateway}/24. Remove it (virsh net-destroy ${spec.name}; virsh net-undefine ${spec.name}) or change VM_NETWORK_POOL.`,
+      `The libvirt network ${n} already exists with another definition ` +
+        `(forward ${found.mode ?? "none"}, bridge ${found.bridge ?? "none"}, address ${found.address ?? "none"}/${found.netmask ?? "?"}); ` +
+        `the app expects NAT on ${spec.bridge} with ${spec.gateway}/24. Remove it (virsh net-destroy ${n}; virsh net-undefine ${n}) or change VM_NETWORK_POOL.`,
     );
   if (!/^Active:\s+yes$/m.test(out)) {
     // Ask again on its own, so the error is libvirt's reason (an address already on a host interface, a bridge in use…).
-    await runVirsh(["net-start", spec.name], e).catch((err: unknown) => {
-      throw new Error(`The VM network ${spec.name} (${spec.cidr}) could not be started: ${commandFailure(err)}. If the host already uses this range, change VM_NETWORK_POOL.`);
+    await runVirsh(["net-start", n], e).catch((err: unknown) => {
+      throw new Error(`The VM network ${n} (${spec.cidr}) could not be started: ${commandFailure(err)}. If the host already uses this range, change VM_NETWORK_POOL.`);
     });
   }
 }
@@ -198,7 +215,8 @@ export async function releaseOwnerNetworkIfUnused(db: Db, userId: string, e: Env
     } catch (err) {
       const reason = commandFailure(err);
       console.error(`[network] could not remove ${row.name}:`, reason);
-      await recordEvent(db, { type: "system", action: "network.remove.failed", severity: "WARNING", message: `The VM network ${row.name} could not be removed: ${reason}`, targetUserId: userId, details: { network: row.name } });
+      const message = `The VM network ${row.name} could not be removed: ${reason}`;
+      await recordEvent(db, { type: "system", action: "network.remove.failed", severity: "WARNING", message, targetUserId: userId, details: { network: row.name } });
       return "failed";
     }
     await db.ownerNetwork.deleteMany({ where: { id: row.id } });

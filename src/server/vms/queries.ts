@@ -51,7 +51,10 @@ export async function listVms(db: Db, actor: Actor, options: { includeDestroyed?
  * port left for this VM) it names the guest's own address, which only a
  * network that reaches the VMs can use.
  */
-export function sshCommand(vm: { ipAddress: string | null; sshUser: string | null; sshPort: number | null; hostSshPort: number | null }, e: Env = env()): { command: string; forwarded: boolean } | null {
+export function sshCommand(
+  vm: { ipAddress: string | null; sshUser: string | null; sshPort: number | null; hostSshPort: number | null },
+  e: Env = env(),
+): { command: string; forwarded: boolean } | null {
   if (!vm.ipAddress) return null;
   const user = vm.sshUser ?? "vagrant";
   if (sshForwardingEnabled(e) && vm.hostSshPort !== null) return { command: `ssh -p ${vm.hostSshPort} ${user}@${publicSshHost(e)}`, forwarded: true };

@@ -12,6 +12,7 @@ import { chargeVm } from "./metering";
 import { vmFolder } from "../folders";
 import { BUSY_STATES, OPERATION_OF_KIND, stateFromVagrant, UP_STATES, type VmOperation } from "./transitions";
 import { runVagrant } from "./vagrant-cli";
+import { setUpGuestAccessAfterBoot } from "../access/guest-access";
 import { wakeSshForwarder } from "../access/ssh-forwarder";
 import { releaseOwnerNetworkIfUnused } from "../network/owner-networks";
 
@@ -132,6 +133,14 @@ export async function recoverInterruptedJobs(db: Db, e: Env = env()): Promise<nu
       targetVmId: job.vmId,
       details: { jobId: job.id, outcome: "interrupted", state: observed.state },
     });
+    // A boot that finished without the app: its guest still needs its keys, and password login off.
+    if (observed.state === "RUNNING" && (job.kind === "CREATE" || job.kind === "START" || job.kind === "RESTART")) {
+      await setUpGuestAccessAfterBoot(db, job.vmId, job.kind, { id: job.requestedById, email: job.requestedByEmail }, e).catch(async (err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        console.error(`[vms] ${job.vm.name}: ${reason}`);
+        await recordEvent(db, { type: "vm", action: "vm.keys.setup-failed", severity: "WARNING", message: `${job.vm.name}: ${reason}`, targetUserId: job.vm.ownerId, targetVmId: job.vmId });
+      });
+    }
   }
   const stuck = await db.vm.findMany({ where: { state: { in: [...BUSY_STATES] }, jobs: { none: { state: { in: ["QUEUED", "RUNNING"] } } } }, select: { id: true, state: true } });
   for (const vm of stuck) {

@@ -18,6 +18,7 @@ import { watchForSilentGuest } from "../hypervisor/guest-traffic";
 import { advanceProgress, type Progress } from "./progress";
 import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";
+import { failureReason } from "./failure-reason";
 import { renderVagrantfile } from "./vagrantfile";
 import { setUpGuestAccessAfterBoot } from "../access/guest-access";
 import { assignSshPort } from "../access/ssh-ports";
@@ -107,7 +108,8 @@ async function writeVagrantfile(db: Db, vmId: string, e: Env, note: (text: strin
   }
   if (vm.hostSshPort === null) await assignSshPort(db, vm.id, e).catch((err: unknown) => note(`No forwarded SSH port: ${err instanceof Error ? err.message : String(err)}`));
   const sshPrivateKeyPaths = vm.keysSyncedAt ? [key.privateKey] : [key.privateKey, insecureKeyPath(e)];
-  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: vm.box.name, osFamily: vm.box.osFamily, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver, libvirtUri: e.LIBVIRT_URI, sshPrivateKeyPaths, network }));
+  const spec = { vmId: vm.id, boxName: vm.box.name, osFamily: vm.box.osFamily, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver };
+  await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ ...spec, libvirtUri: e.LIBVIRT_URI, sshPrivateKeyPaths, network }));
 }
 
 interface RunContext {
@@ -182,9 +184,9 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
       timedOut = result.timedOut;
       const outcome = commandOutcome(result);
       if (silentGuest !== null) failure = silentGuest;
-      else if (result.timedOut) failure = `vagrant ${operation === "create" || operation === "start" ? "up" : operation} ran past its ${Math.round(limitMs / 1000)} s limit; it was killed.`;
+      else if (result.timedOut) failure = failureReason({ ...result, limitMs }).message;
       else if (result.aborted) failure = "The app is shutting down; the operation was stopped.";
-      else if (!outcome.ok) failure = outcome.error;
+      else if (!outcome.ok) failure = failureReason(result).message;
     }
   } catch (err) {
     failure = err instanceof Error ? err.message : String(err);

@@ -3,14 +3,11 @@
 import { z } from "zod";
 import { env, type Env } from "../env";
 import { DomainError } from "../errors";
+import { boundMessages, VM_NAME_PATTERN, VM_NAME_RULE } from "./spec-rules";
 
-/** A DNS label: 1-63 of a-z, 0-9 and "-", not starting or ending with "-". */
-export const VM_NAME_PATTERN = /^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export { VM_NAME_PATTERN };
 
-export const vmNameSchema = z
-  .string()
-  .trim()
-  .regex(VM_NAME_PATTERN, "Use 1-63 lowercase letters, digits and hyphens; start and end with a letter or digit.");
+export const vmNameSchema = z.string().trim().regex(VM_NAME_PATTERN, VM_NAME_RULE);
 
 export interface SpecLimits {
   cpus: { min: number; max: number };
@@ -26,8 +23,10 @@ export function specLimits(e: Env = env()): SpecLimits {
   };
 }
 
-const bounded = (label: string, unit: string, { min, max }: { min: number; max: number }) =>
-  z.number().int(`${label} must be a whole number.`).min(min, `${label} must be at least ${min}${unit}.`).max(max, `${label} must be at most ${max}${unit}.`);
+const bounded = (label: string, unit: string, bounds: { min: number; max: number }) => {
+  const m = boundMessages(label, unit, bounds);
+  return z.number().int(m.whole).min(bounds.min, m.min).max(bounds.max, m.max);
+};
 
 export function specSchema(limits: SpecLimits = specLimits()) {
   return z.object({

@@ -92,9 +92,11 @@ describe("a new VM", () => {
     await execa(process.env.VAGRANT_BIN!, ["destroy", "-f"], { cwd: bare, env: { VAGRANT_HOME: process.env.VAGRANT_HOME! } });
 
     const vm = await launched(alice);
+    expect((await lastJob(vm.id)).message).toBe("create finished; the VM is running.");
     const config = readFileSync(path.join(guestDir(vm.id), "root/etc/ssh/sshd_config"), "utf8");
     // First in the file, before the Include of sshd_config.d: sshd keeps the first value it reads.
-    expect(config.startsWith("# Twarga Cloud: SSH logins with keys only (no passwords)\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\nInclude /etc/ssh/sshd_config.d/*.conf")).toBe(true);
+    const head = "# Twarga Cloud: SSH logins with keys only (no passwords)\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\n";
+    expect(config.startsWith(`${head}Include /etc/ssh/sshd_config.d/*.conf`)).toBe(true);
     await expect(sshRun(await guestTarget(t.db, vm.id), { password: "vagrant" }, "true")).rejects.toThrow(/authentication methods failed/);
     // Written once: a restart finds the line and leaves the file alone.
     await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
@@ -137,13 +139,37 @@ describe("a VM from before per-VM keys", () => {
     expect(vagrantfileOf(vm.id)).not.toContain("management_network");
     const moved = (await eventsOf(vm.id)).filter((e) => e.action === "vm.keys.moved");
     expect(moved).toHaveLength(1);
-    expect(moved[0]).toMatchObject({ severity: "INFO", actorId: alice.id, targetUserId: alice.id, message: `${vm.name} was moved to its own SSH key: Vagrant's shared insecure key no longer opens it.` });
+    expect(moved[0]).toMatchObject({ severity: "INFO", actorId: alice.id, targetUserId: alice.id });
+    expect(moved[0]!.message).toBe(`${vm.name} was moved to its own SSH key: Vagrant's shared insecure key no longer opens it.`);
     await expect(sshRun(await guestTarget(t.db, vm.id), { privateKey: insecureKeyPath() }, "true")).rejects.toThrow(/authentication methods failed/);
 
     // Later starts are not moves.
     await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
     await runner.idle();
     expect((await eventsOf(vm.id)).filter((e) => e.action.startsWith("vm.keys."))).toHaveLength(1);
+  });
+});
+
+describe("a boot the app did not see end", () => {
+  it("is set up when the app starts again", async () => {
+    const vm = await launched(alice);
+    await requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest);
+    await runner.idle();
+    const insecurePub = readFileSync(`${insecureKeyPath()}.pub`, "utf8").trim();
+    writeFileSync(guestAuthorizedKeys(vm.id), `${insecurePub} vagrant insecure public key\n`, { mode: 0o600 });
+    await t.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null, state: "STARTING" } });
+    // The app claimed a start, ran vagrant... and died; vagrant finished the boot on its own.
+    await t.db.vmJob.create({ data: { vmId: vm.id, kind: "START", state: "RUNNING", startedAt: new Date(), requestedById: alice.id, requestedByEmail: alice.email } });
+    await execa(process.env.VAGRANT_BIN!, ["up", "--provider=libvirt", "--machine-readable"], { cwd: vmFolder(vm.id), env: { VAGRANT_HOME: process.env.VAGRANT_HOME! } });
+    const booted = JSON.parse(readFileSync(path.join(guestDir(vm.id), "listening.json"), "utf8")) as { host: string; port: number };
+    expect(await sshRun(booted, { privateKey: insecureKeyPath() }, "true")).toMatchObject({ code: 0 });
+
+    const { recoverInterruptedJobs } = await import("~/server/vms/reconcile");
+    expect(await recoverInterruptedJobs(t.db)).toBe(1);
+    expect((await vmOf(vm.id)).state).toBe("RUNNING");
+    expect((await vmOf(vm.id)).keysSyncedAt).not.toBeNull();
+    expect((await eventsOf(vm.id)).map((e) => e.action)).toContain("vm.keys.moved");
+    await expect(sshRun(await guestTarget(t.db, vm.id), { privateKey: insecureKeyPath() }, "true")).rejects.toThrow(/authentication methods failed/);
   });
 });
 
@@ -158,7 +184,9 @@ describe("when the guest cannot be set up", () => {
     await runner.idle();
     const job = await lastJob(vm.id);
     expect(job.state).toBe("FAILED");
-    expect(job.message).toMatch(/^The VM booted, but its SSH access could not be set up: could not turn password login off: twarga: \S+sshd_config does not exist\. Starting it again retries\. The VM is running\.$/);
+    expect(job.message).toMatch(
+      /^The VM booted, but its SSH access could not be set up: could not turn password login off: twarga: \S+sshd_config does not exist\. Starting it again retries\. The VM is running\.$/,
+    );
     expect((await vmOf(vm.id)).state).toBe("RUNNING");
     expect((await vmOf(vm.id)).keysSyncedAt).toEqual(synced);
     const ev = (await eventsOf(vm.id)).filter((e) => e.action === "vm.restart").at(-1)!;

@@ -54,7 +54,11 @@ export function guestExecs(vmId: string): Array<{ label: string; startedAt: numb
 }
 
 /** Logs in with one private key (or a password) and runs a command; rejects when the login is refused. */
-export function sshRun(target: { host: string; port: number; username?: string }, auth: { privateKey: string } | { password: string }, command: string): Promise<{ code: number | null; stdout: string }> {
+export function sshRun(
+  target: { host: string; port: number; username?: string },
+  auth: { privateKey: string } | { password: string },
+  command: string,
+): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.once("error", reject);

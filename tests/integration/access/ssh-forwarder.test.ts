@@ -49,9 +49,10 @@ async function freePort(): Promise<number> {
 const echoServer = () => net.createServer((sock) => sock.pipe(sock));
 
 async function runningRow(guestPort: number, hostSshPort: number) {
-  return t.db.vm.create({
-    data: { name: `fw-${++n}`, activeName: `fw-${n}`, ownerId: owner.id, boxId, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "RUNNING", ipAddress: "127.0.0.1", sshPort: guestPort, hostSshPort },
+  const vm = await t.db.vm.create({
+    data: { name: `fw-${++n}`, activeName: `fw-${n}`, ownerId: owner.id, boxId, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "RUNNING" },
   });
+  return t.db.vm.update({ where: { id: vm.id }, data: { ipAddress: "127.0.0.1", sshPort: guestPort, hostSshPort } });
 }
 
 function roundTrip(port: number, text: string): Promise<{ reply: string; socket: net.Socket }> {

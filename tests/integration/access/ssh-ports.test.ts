@@ -46,7 +46,8 @@ describe.each(providers)("on %s", (provider) => {
   it("never gives one VM two ports, and one port to one VM only, when assignments race", async () => {
     const { t, boxId } = await setUp(provider);
     const user = await makeUser(t.db, `racer-${provider}@example.com`);
-    const vms = await Promise.all(Array.from({ length: 6 }, (_, i) => t.db.vm.create({ data: { name: `r-${i}`, activeName: `r-${i}`, ownerId: user.id, boxId, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "STOPPED" } })));
+    const row = (i: number) => ({ name: `r-${i}`, activeName: `r-${i}`, ownerId: user.id, boxId, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "STOPPED" as const });
+    const vms = await Promise.all(Array.from({ length: 6 }, (_, i) => t.db.vm.create({ data: row(i) })));
     // Three assignments per VM, all at once.
     const results = await Promise.all(vms.flatMap((vm) => [0, 1, 2].map(async () => [vm.id, await assignSshPort(t.db, vm.id)] as const)));
     for (const vm of vms) expect(new Set(results.filter(([id]) => id === vm.id).map(([, p]) => p)).size).toBe(1);
@@ -112,7 +113,8 @@ describe("limits and settings", () => {
     expect(publicSshHost(withEnv({ PUBLIC_SSH_HOST: "", AUTH_URL: "https://cloud.example.com:8443/app" }))).toBe("cloud.example.com");
     expect(publicSshHost(withEnv({ PUBLIC_SSH_HOST: "", AUTH_URL: "http://[2001:db8::1]:3000" }))).toBe("2001:db8::1");
     expect(publicSshHost(withEnv({ PUBLIC_SSH_HOST: "", AUTH_URL: "" }))).toMatch(/^\S+$/);
-    expect(sshCommand({ ipAddress: "10.231.0.17", sshUser: "dev", sshPort: 22, hostSshPort: 22014 }, withEnv({ PUBLIC_SSH_HOST: "cloud.example.com" }))).toEqual({ command: "ssh -p 22014 dev@cloud.example.com", forwarded: true });
+    const vm = { ipAddress: "10.231.0.17", sshUser: "dev", sshPort: 22, hostSshPort: 22014 };
+    expect(sshCommand(vm, withEnv({ PUBLIC_SSH_HOST: "cloud.example.com" }))).toEqual({ command: "ssh -p 22014 dev@cloud.example.com", forwarded: true });
     expect(() => withEnv({ PUBLIC_SSH_HOST: "host; rm -rf /" })).toThrow(/PUBLIC_SSH_HOST/);
     expect(() => withEnv({ VM_SSH_PORT_RANGE: "22999-22000" })).toThrow(/VM_SSH_PORT_RANGE: must be "off" or a port range/);
   });

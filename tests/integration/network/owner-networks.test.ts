@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../../support/db";
+import { adminHealth, defaultProbes } from "~/server/admin/health";
 import { parseEnv } from "~/server/env";
 import { vmFolder } from "~/server/folders";
 import { runVirsh } from "~/server/hypervisor/virsh";
@@ -39,13 +40,24 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 describe("the pool's /24s", () => {
-  it("numbers networks from the pool's start, with names and bridges within the kernel's 15 characters", () => {
-    expect(ownerNetworkSpec(0, e)).toEqual({ name: "twarga-0", bridge: "virbr-tw0", index: 0, cidr: "10.231.0.0/24", gateway: "10.231.0.1", dhcpStart: "10.231.0.2", dhcpEnd: "10.231.0.254" });
-    expect(ownerNetworkSpec(255, e)).toMatchObject({ name: "twarga-255", bridge: "virbr-tw255", cidr: "10.231.255.0/24" });
-    expect(ownerNetworkSpec(3, withPool("172.16.4.0/22"))).toMatchObject({ cidr: "172.16.7.0/24", gateway: "172.16.7.1" });
+  it("numbers networks from the pool's start, named after their /24, with bridges within the kernel's 15 characters", () => {
+    expect(ownerNetworkSpec(0, e)).toEqual({
+      name: "twarga-10-231-0",
+      bridge: "virbr-tw0ae700",
+      index: 0,
+      cidr: "10.231.0.0/24",
+      gateway: "10.231.0.1",
+      dhcpStart: "10.231.0.2",
+      dhcpEnd: "10.231.0.254",
+    });
+    expect(ownerNetworkSpec(255, e)).toMatchObject({ name: "twarga-10-231-255", bridge: "virbr-tw0ae7ff", cidr: "10.231.255.0/24" });
+    expect(ownerNetworkSpec(3, withPool("172.16.4.0/22"))).toMatchObject({ name: "twarga-172-16-7", bridge: "virbr-twac1007", cidr: "172.16.7.0/24", gateway: "172.16.7.1" });
+    // Another installation's pool on the same host: other names and bridges.
+    expect(ownerNetworkSpec(0, withPool("10.232.0.0/16"))).toMatchObject({ name: "twarga-10-232-0", bridge: "virbr-tw0ae800" });
     expect(() => ownerNetworkSpec(256, e)).toThrow(/outside VM_NETWORK_POOL 10\.231\.0\.0\/16 \(256 networks\)/);
     expect(() => ownerNetworkSpec(4, withPool("172.16.4.0/22"))).toThrow(/outside/);
     for (const i of [0, 9, 99, 255]) expect(ownerNetworkSpec(i, e).bridge.length).toBeLessThanOrEqual(15);
+    expect(ownerNetworkSpec(0, withPool("192.168.255.0/24")).bridge).toBe("virbr-twc0a8ff");
   });
 
   it("refuses a pool that is not a private /16 to /24", () => {
@@ -66,10 +78,12 @@ describe("in libvirt (the real virsh, libvirt's test driver)", () => {
     // The same definition, read back as libvirt stored it.
     const dir = mkdtempSync(path.join(tmpdir(), "twarga-net-test-"));
     writeFileSync(path.join(dir, "n.xml"), ownerNetworkXml(spec));
-    const out = await runVirsh([`net-define '${path.join(dir, "n.xml")}'; net-start twarga-7; net-autostart twarga-7; net-info twarga-7; net-dumpxml twarga-7`], e);
+    const n7 = spec.name;
+    const out = await runVirsh([`net-define '${path.join(dir, "n.xml")}'; net-start ${n7}; net-autostart ${n7}; net-info ${n7}; net-dumpxml ${n7}`], e);
     expect(out).toMatch(/^Active:\s+yes$/m);
     expect(out).toMatch(/^Autostart:\s+yes$/m);
-    expect(out).toMatch(/^Bridge:\s+virbr-tw7$/m);
+    expect(out).toMatch(/^Bridge:\s+virbr-tw0ae707$/m);
+    expect(out).toContain("<name>twarga-10-231-7</name>");
     expect(out).toContain("<forward mode='nat'");
     expect(out).toContain("<ip address='10.231.7.1' netmask='255.255.255.0'>");
     expect(out).toContain("<range start='10.231.7.2' end='10.231.7.254'/>");
@@ -79,17 +93,19 @@ describe("in libvirt (the real virsh, libvirt's test driver)", () => {
     // The test driver always has a network called "default" (NAT on virbr0, 192.168.122.1).
     const clash = { ...ownerNetworkSpec(1, e), name: "default" };
     await expect(ensureLibvirtNetwork(clash, e)).rejects.toThrow(
-      "The libvirt network default already exists with another definition (forward nat, bridge virbr0, address 192.168.122.1/255.255.255.0); the app expects NAT on virbr-tw1 with 10.231.1.1/24. Remove it (virsh net-destroy default; virsh net-undefine default) or change VM_NETWORK_POOL.",
+      "The libvirt network default already exists with another definition (forward nat, bridge virbr0, address 192.168.122.1/255.255.255.0); " +
+        "the app expects NAT on virbr-tw0ae701 with 10.231.1.1/24. Remove it (virsh net-destroy default; virsh net-undefine default) or change VM_NETWORK_POOL.",
     );
   });
 
   it("names the network and libvirt's reason when virsh fails", async () => {
-    await expect(ensureLibvirtNetwork(ownerNetworkSpec(2, e), { ...e, LIBVIRT_URI: "test:///nonexistent/file.xml" })).rejects.toThrow(/^Could not create the VM network twarga-2 \(10\.231\.2\.0\/24\): .+/);
+    const broken = { ...e, LIBVIRT_URI: "test:///nonexistent/file.xml" };
+    await expect(ensureLibvirtNetwork(ownerNetworkSpec(2, e), broken)).rejects.toThrow(/^Could not create the VM network twarga-10-231-2 \(10\.231\.2\.0\/24\): .+/);
   });
 
   it("stops and undefines a network, and treats one that is already gone as removed", async () => {
     expect(await removeLibvirtNetwork("default", e)).toBe(true);
-    expect(await removeLibvirtNetwork("twarga-200", e)).toBe(true);
+    expect(await removeLibvirtNetwork("twarga-10-231-200", e)).toBe(true);
   });
 
   it("keeps a network that guest interfaces are still plugged into", async () => {
@@ -102,7 +118,7 @@ describe("in libvirt (the real virsh, libvirt's test driver)", () => {
       `#!/bin/sh\ncase "$3" in net-dumpxml) echo "<network connections='2'>"; echo "  <name>$4</name>"; echo "</network>";; *) echo "error: unexpected: $*" >&2; exit 1;; esac\n`,
       { mode: 0o755 },
     );
-    expect(await removeLibvirtNetwork("twarga-5", { ...e, VIRSH_BIN: virsh })).toBe(false);
+    expect(await removeLibvirtNetwork("twarga-10-231-5", { ...e, VIRSH_BIN: virsh })).toBe(false);
   });
 });
 
@@ -114,7 +130,7 @@ describe("allocation", () => {
     const others = await Promise.all(Array.from({ length: 6 }, async () => allocateOwnerNetwork(t.db, (await user()).id, e)));
     const subnets = [rows[0]!.subnet, ...others.map((r) => r.subnet)];
     expect(new Set(subnets).size).toBe(7);
-    for (const r of [rows[0]!, ...others]) expect(r.name).toBe(`twarga-${r.subnet}`);
+    for (const r of [rows[0]!, ...others]) expect(r.name).toBe(`twarga-10-231-${r.subnet}`);
     // Concurrent launches through the app: still one network.
     const bob = await user();
     await Promise.all([1, 2, 3].map((i) => createVm(t.db, bob, { name: `race-${i}`, boxId, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, e)));
@@ -139,7 +155,9 @@ describe("allocation", () => {
       await createVm(fresh.db, first, { name: "has-it", boxId: freshBox, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, tiny);
       await expect(createVm(fresh.db, second, { name: "wants-it", boxId: freshBox, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, tiny)).rejects.toMatchObject({
         code: "CONFLICT",
-        message: "No VM network is free: all 1 networks of the pool 10.99.0.0/24 belong to other users. A network comes back when its owner destroys their last VM; an admin can widen VM_NETWORK_POOL.",
+        message:
+          "No VM network is free: all 1 networks of the pool 10.99.0.0/24 belong to other users. " +
+          "A network comes back when its owner destroys their last VM; an admin can widen VM_NETWORK_POOL.",
       });
       expect(await fresh.db.vm.count({ where: { ownerId: second.id } })).toBe(0);
       expect(await networkPoolUsage(fresh.db, tiny)).toEqual({ pool: "10.99.0.0/24", size: 1, used: 1, free: 0 });
@@ -185,11 +203,17 @@ describe("through the VM lifecycle", () => {
     }
   });
 
-  it("reports the pool on the admin health page's terms", async () => {
+  it("reports the pool, and the forwarded ports, on the admin health page", async () => {
     const usage = await networkPoolUsage(t.db, e);
     expect(usage.pool).toBe("10.231.0.0/16");
     expect(usage.size).toBe(256);
     expect(usage.used).toBe(await t.db.ownerNetwork.count());
     expect(usage.free).toBe(256 - usage.used);
+    const admin = await makeUser(t.db, `admin${++n}@example.com`, "ADMIN");
+    const probes = { ...defaultProbes, host: () => Promise.reject(new Error("not probed here")) };
+    const h = await adminHealth(t.db, admin, probes, e);
+    expect(h.networkPool).toEqual({ ...usage, sharedNetworkVms: await t.db.vm.count({ where: { state: { not: "DESTROYED" }, networkName: null } }), error: null });
+    const held = await t.db.vm.count({ where: { hostSshPort: { not: null } } });
+    expect(h.sshPorts).toEqual({ range: "22000-22999", size: 1000, used: held, free: 1000 - held, error: null });
   });
 });

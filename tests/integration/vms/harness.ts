@@ -27,9 +27,11 @@ export async function makeUser(db: Db, email: string, role: "USER" | "ADMIN" = "
   return { id: u.id, email: u.email, role: u.role };
 }
 
+/** The stand-in's test box (not in the default catalog: test data stays in the tests), next to the seeded defaults. */
 export async function tinyBox(db: Db) {
   await ensureDefaultCatalog(db);
-  return db.box.findUniqueOrThrow({ where: { name: "local/tiny" } });
+  const box = { name: "local/tiny", displayName: "Debian 12 minimal (tiny)", osFamily: "debian", minCpus: 1, minRamMb: 512, minDiskGb: 10 };
+  return db.box.upsert({ where: { name: box.name }, create: box, update: {} });
 }
 
 /** The argument arrays the stand-in received in a VM folder, in order. */

@@ -157,7 +157,8 @@ const server = new Server({ hostKeys: [hostKey()] }, (client) => {
         const channel = accept();
         if (!pty) return run(channel, "/bin/sh", ["-i"], {}, "shell");
         // A real pseudo-terminal (util-linux `script`), so prompts and line editing behave as in a VM.
-        run(channel, "script", ["-qfc", `stty cols ${pty.cols} rows ${pty.rows}; exec /bin/bash --norc --noprofile -i`, "/dev/null"], { TERM: pty.term || "xterm", PS1: `${USER}@stand-in:~$ ` }, "shell");
+        const inner = `stty cols ${pty.cols} rows ${pty.rows}; exec /bin/bash --norc --noprofile -i`;
+        run(channel, "script", ["-qfc", inner, "/dev/null"], { TERM: pty.term || "xterm", PS1: `${USER}@stand-in:~$ ` }, "shell");
       });
     });
   });

@@ -32,8 +32,8 @@ const shapes: Array<[string, VagrantfileInput]> = [
   ["largest spec, kvm driver", { ...base, driver: "kvm", cpus: limits.cpus.max, ramMb: limits.ramMb.max, diskGb: limits.diskGb.max, hostname: "a".repeat(63) }],
   ["box without an org, one-letter hostname", { ...base, boxName: "debian12", hostname: "x" }],
   ["box name with dots and underscores", { ...base, boxName: "generic_org/debian-12.5_x64", hostname: "db-0-replica" }],
-  ["own key then Vagrant's key, on the owner's network", { ...base, sshPrivateKeyPaths: [ownKey, insecureKey], network: { name: "twarga-3", cidr: "10.231.3.0/24" } }],
-  ["moved to its own key, last network of a /16 pool", { ...base, sshPrivateKeyPaths: [ownKey], network: { name: "twarga-255", cidr: "10.231.255.0/24" } }],
+  ["own key then Vagrant's key, on the owner's network", { ...base, sshPrivateKeyPaths: [ownKey, insecureKey], network: { name: "twarga-10-231-3", cidr: "10.231.3.0/24" } }],
+  ["moved to its own key, last network of a /16 pool", { ...base, sshPrivateKeyPaths: [ownKey], network: { name: "twarga-10-231-255", cidr: "10.231.255.0/24" } }],
 ];
 
 describe.skipIf(!existsSync(VAGRANT))("vagrant validate on every generated shape", () => {
@@ -104,9 +104,9 @@ describe("refusals before anything is written", () => {
     // The lines only appear when asked for: a VM from before per-owner networks keeps vagrant-libvirt's default.
     expect(renderVagrantfile(base)).not.toContain("management_network");
     expect(renderVagrantfile(base)).not.toContain("private_key_path");
-    const full = renderVagrantfile({ ...base, sshPrivateKeyPaths: ["/k/own", "/k/insecure"], network: { name: "twarga-7", cidr: "10.231.7.0/24" } });
+    const full = renderVagrantfile({ ...base, sshPrivateKeyPaths: ["/k/own", "/k/insecure"], network: { name: "twarga-10-231-7", cidr: "10.231.7.0/24" } });
     expect(full).toContain("  config.ssh.insert_key = false\n  config.ssh.private_key_path = ['/k/own', '/k/insecure']\n");
-    expect(full).toContain("    lv.management_network_name = 'twarga-7'\n    lv.management_network_address = '10.231.7.0/24'\n    lv.management_network_keep = true\n");
+    expect(full).toContain("    lv.management_network_name = 'twarga-10-231-7'\n    lv.management_network_address = '10.231.7.0/24'\n    lv.management_network_keep = true\n");
   });
 
   it("writes nothing outside the folder it is given", () => {

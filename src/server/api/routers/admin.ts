@@ -11,7 +11,7 @@ import { adminHealth } from "../../admin/health";
 import { bulkUserAction, deleteUser, searchUsers, setUserDisabled, setUserRole } from "../../admin/users";
 import { listAllVms, recentJobs } from "../../admin/vm-overview";
 import { DomainError } from "../../errors";
-import { listAllBoxes } from "../../vms/catalog";
+import { catalogWithInstalled } from "../../vms/catalog";
 import { adminDestroyVm, adminSetUserQuota, adminStartVm, adminStopVm, grantCredits, stopAllRunningVms } from "../../vms/admin-actions";
 import { listLedgerEntries, currentBalance } from "../../vms/ledger";
 import { defaultQuota, effectiveQuota, usageOf } from "../../vms/quotas";
@@ -130,7 +130,7 @@ export const adminRouter = createTRPCRouter({
   }),
 
   // ---- catalog ----
-  boxes: adminProcedure.query(({ ctx }) => listAllBoxes(ctx.db)),
+  boxes: adminProcedure.query(({ ctx }) => catalogWithInstalled(ctx.db)),
   boxCreate: auditedAdminProcedure.input(boxFieldsSchema).mutation(async ({ ctx, input }) => {
     const change = await createBox(ctx.db, ctx.actor, input);
     ctx.audit(change);

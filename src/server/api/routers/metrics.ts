@@ -4,6 +4,7 @@ import { adminProcedure, createTRPCRouter, protectedProcedure } from "../trpc";
 import { alertRuleInput, createAlertRule, deleteAlertRule, listAlertRules, recentWebhookDeliveries, rotateWebhookSecret, updateAlertRule } from "../../metrics/alerts/rules";
 import { currentState, openAlertCount, vmCurrentState } from "../../metrics/current";
 import { metricsHealth } from "../../metrics/sampler-health";
+import { defaultHostRange } from "../../metrics/default-range";
 import { deviceHistory, hostDevices, hostHistory, MAX_METRICS, RANGE_KEYS, vmHistory } from "../../metrics/history";
 import { collectNow, retentionNow } from "../../metrics/sampler";
 
@@ -22,6 +23,8 @@ export const metricsRouter = createTRPCRouter({
   vmCurrent: protectedProcedure.input(z.object({ vmId })).query(({ ctx, input }) => vmCurrentState(ctx.db, ctx.actor, input.vmId)),
   openAlertCount: protectedProcedure.query(({ ctx }) => openAlertCount(ctx.db, ctx.actor)),
   hostHistory: protectedProcedure.input(historyInput).query(({ ctx, input }) => hostHistory(ctx.db, ctx.actor, input)),
+  /** The history page's range when its URL names none. */
+  hostDefaultRange: protectedProcedure.query(({ ctx }) => defaultHostRange(ctx.db)),
   vmHistory: protectedProcedure.input(historyInput.extend({ vmId })).query(({ ctx, input }) => vmHistory(ctx.db, ctx.actor, input.vmId, input)),
   hostDevices: protectedProcedure.input(historyInput.omit({ metrics: true })).query(({ ctx, input }) => hostDevices(ctx.db, ctx.actor, input)),
   deviceHistory: protectedProcedure.input(historyInput.extend({ source: deviceSource })).query(({ ctx, input }) => deviceHistory(ctx.db, ctx.actor, input.source, input)),

@@ -1,10 +1,11 @@
 // VMs: a thin adapter over src/server/vms/. Permission checks (canViewVm,
 // canActOnVm) happen in the domain functions, which every procedure calls.
 import { z } from "zod";
-import { listEnabledBoxes } from "../../vms/catalog";
+import { listLaunchableBoxes } from "../../vms/catalog";
+import { createVmOnce } from "../../vms/create-once";
 import { currentBalance } from "../../vms/ledger";
 import { vmActionsStatus } from "../../vms/host-gate";
-import { createVm, requestVmOperation } from "../../vms/lifecycle";
+import { requestVmOperation } from "../../vms/lifecycle";
 import { hourlyCost } from "../../vms/pricing";
 import { getJobOutput, getVmDetails, listVmJobs, listVms, myAccount } from "../../vms/queries";
 import { createVmInputSchema, specLimits, specSchema } from "../../vms/spec";
@@ -20,13 +21,11 @@ export const vmsRouter = createTRPCRouter({
 
   get: protectedProcedure.input(vmId).query(({ ctx, input }) => getVmDetails(ctx.db, ctx.actor, input.id)),
 
-  // Limits come from settings, so the schema is built when a request arrives.
+  // Limits come from settings, so the schema is built when a request arrives. requestKey: one per
+  // submit of the launch form, so a double click makes one VM (create-once.ts).
   create: protectedProcedure
-    .input((raw) => createVmInputSchema().parse(raw))
-    .mutation(async ({ ctx, input }) => {
-      const { vm, job } = await createVm(ctx.db, ctx.actor, input, request(ctx));
-      return { id: vm.id, jobId: job.id };
-    }),
+    .input((raw) => createVmInputSchema().extend({ requestKey: z.string().min(8).max(64).optional() }).parse(raw))
+    .mutation(({ ctx, input }) => createVmOnce(ctx.db, ctx.actor, input, request(ctx))),
 
   start: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "start", {}, request(ctx))),
   stop: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "stop", {}, request(ctx))),
@@ -40,8 +39,8 @@ export const vmsRouter = createTRPCRouter({
     .input(z.object({ jobId: z.string().min(1).max(64), fromOffset: z.number().int().min(0).optional() }))
     .query(({ ctx, input }) => getJobOutput(ctx.db, ctx.actor, input.jobId, input.fromOffset)),
 
-  /** What the launch form offers: enabled boxes and the spec limits. */
-  catalog: protectedProcedure.query(async ({ ctx }) => ({ boxes: await listEnabledBoxes(ctx.db), limits: specLimits() })),
+  /** What the launch form offers: enabled boxes installed on this host, and the spec limits. */
+  catalog: protectedProcedure.query(async ({ ctx }) => ({ ...(await listLaunchableBoxes(ctx.db)), limits: specLimits() })),
 
   costEstimate: protectedProcedure
     .input((raw) => specSchema().parse(raw))
