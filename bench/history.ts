@@ -58,7 +58,7 @@ const METRICS = ["cpuPct", "memPct", "fsPct", "swapPct", "load1"]; // the first 
 function walk(seed: number) {
   let v = seed;
   return (lo: number, hi: number) => {
-    v += (Math.sin(v * 12.9898) * 43758.5453) % 1 * (hi - lo) * 0.05;
+    v += ((Math.sin(v * 12.9898) * 43758.5453) % 1) * (hi - lo) * 0.05;
     v = Math.min(hi, Math.max(lo, v));
     return Math.round(v * 100) / 100;
   };
@@ -88,9 +88,37 @@ async function main() {
   const reading = (ts: number): Reading[] => [
     {
       source: HOST_SOURCE,
-      values: { cpuPct: hostCpu(0, 100), memPct: 40 + 20 * Math.sin(ts / 3.6e6), fsPct: 50 + (ts - start) / 1e10, swapPct: 0, load1: 1.5, cpuCount: 8, memTotalBytes: 64e9, memUsedBytes: 30e9, memAvailableBytes: 34e9, netRxBps: 1e6, netTxBps: 2e5, diskReadBps: 3e5, diskWriteBps: 9e5, uptimeS: (ts - start) / 1000 },
+      values: {
+        cpuPct: hostCpu(0, 100),
+        memPct: 40 + 20 * Math.sin(ts / 3.6e6),
+        fsPct: 50 + (ts - start) / 1e10,
+        swapPct: 0,
+        load1: 1.5,
+        cpuCount: 8,
+        memTotalBytes: 64e9,
+        memUsedBytes: 30e9,
+        memAvailableBytes: 34e9,
+        netRxBps: 1e6,
+        netTxBps: 2e5,
+        diskReadBps: 3e5,
+        diskWriteBps: 9e5,
+        uptimeS: (ts - start) / 1000,
+      },
     },
-    ...vmIds.map((id, i) => ({ source: vmSource(id), values: { cpuPct: vmCpu[i]!(0, 100), memUsedBytes: 1e9, memAvailableBytes: 1e9, memPct: 50, rssBytes: 2.1e9, diskReadBps: 1e4, diskWriteBps: 5e4, netRxBps: 2e4, netTxBps: 1e4 } })),
+    ...vmIds.map((id, i) => ({
+      source: vmSource(id),
+      values: {
+        cpuPct: vmCpu[i]!(0, 100),
+        memUsedBytes: 1e9,
+        memAvailableBytes: 1e9,
+        memPct: 50,
+        rssBytes: 2.1e9,
+        diskReadBps: 1e4,
+        diskWriteBps: 5e4,
+        netRxBps: 2e4,
+        netTxBps: 1e4,
+      },
+    })),
   ];
   const sources = VMS + 1;
   const rawFrom = end - 86_400_000; // what the raw tier holds in production (METRICS_RAW_RETENTION_H = 24)
@@ -103,11 +131,20 @@ async function main() {
   sqlite.pragma("synchronous = OFF"); // compressed time: no fsync per simulated day
   sqlite.pragma(`cache_size = -${CACHE_MB * 1024}`);
   const columns = ["source", "ts", ...METRIC_NAMES].map((c) => `"${c}"`).join(", ");
-  const oneRow = `(${Array(2 + METRIC_NAMES.length).fill("?").join(", ")})`;
+  const oneRow = `(${Array(2 + METRIC_NAMES.length)
+    .fill("?")
+    .join(", ")})`;
   const insertRows = (n: number) => sqlite.prepare(`INSERT INTO "${TIER_TABLE.raw}" (${columns}) VALUES ${Array(n).fill(oneRow).join(", ")}`);
   const insertFleet = insertRows(sources);
   const insertHost = insertRows(1);
-  const rowParams = (ts: number, r: Reading) => [r.source, BigInt(ts), ...METRIC_NAMES.map((m) => { const v = r.values[m]; return typeof v === "number" && Number.isFinite(v) ? v : null; })];
+  const rowParams = (ts: number, r: Reading) => [
+    r.source,
+    BigInt(ts),
+    ...METRIC_NAMES.map((m) => {
+      const v = r.values[m];
+      return typeof v === "number" && Number.isFinite(v) ? v : null;
+    }),
+  ];
   const writeSpan = sqlite.transaction((from: number, to: number) => {
     let rows = 0;
     for (let ts = from; ts < to; ts += INTERVAL_MS) {
@@ -149,7 +186,15 @@ async function main() {
   // Bytes each tier's rows take (table + indexes, from dbstat), measured while
   // every tier is densely written, before retention leaves free pages behind.
   const bytesOf = async (table: string) =>
-    Number((await db.$queryRawUnsafe<{ b: bigint | number }[]>(`SELECT SUM(pgsize) AS b FROM dbstat WHERE name = ? OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = ? AND type = 'index')`, table, table))[0]!.b);
+    Number(
+      (
+        await db.$queryRawUnsafe<{ b: bigint | number }[]>(
+          `SELECT SUM(pgsize) AS b FROM dbstat WHERE name = ? OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = ? AND type = 'index')`,
+          table,
+          table,
+        )
+      )[0]!.b,
+    );
   const rowsOf = async (table: string) => Number((await db.$queryRawUnsafe<{ n: bigint | number }[]>(`SELECT COUNT(*) AS n FROM "${table}"`))[0]!.n);
   const perRow: Record<string, number> = {};
   for (const table of Object.values(TIER_TABLE)) perRow[table] = (await bytesOf(table)) / (await rowsOf(table));
@@ -193,13 +238,19 @@ async function main() {
     beforeRetention[range] = planned;
     speedup[range] = r2(raw.p50 / planned.p50);
     console.log(
-      `  ${range.padEnd(5)}  ${h.tier.padEnd(6)}  ${String(h.t.length).padStart(5)} | ${planned.p50.toFixed(2).padStart(13)}  ${planned.p95.toFixed(2).padStart(6)}  (${planned.cpuP95.toFixed(2).padStart(6)}) | ${raw.p50.toFixed(2).padStart(12)}  ${raw.p95.toFixed(2).padStart(7)} | ${`${speedup[range]}×`.padStart(10)}  ${r2(raw.p95 / planned.p95)}×`,
+      `  ${range.padEnd(5)}  ${h.tier.padEnd(6)}  ${String(h.t.length).padStart(5)} | ` +
+        `${planned.p50.toFixed(2).padStart(13)}  ${planned.p95.toFixed(2).padStart(6)}  (${planned.cpuP95.toFixed(2).padStart(6)}) | ` +
+        `${raw.p50.toFixed(2).padStart(12)}  ${raw.p95.toFixed(2).padStart(7)} | ` +
+        `${`${speedup[range]}×`.padStart(10)}  ${r2(raw.p95 / planned.p95)}×`,
     );
   }
 
   const r0 = performance.now();
   const retention = await applyRetention(db, Date.now());
-  console.log(`\nretention (applyRetention, defaults): deleted ${retention.deleted.raw.toLocaleString("en")} raw, ${retention.deleted.minute} minute, ${retention.deleted.hour} hour rows in ${((performance.now() - r0) / 1000).toFixed(0)} s`);
+  console.log(
+    `\nretention (applyRetention, defaults): deleted ${retention.deleted.raw.toLocaleString("en")} raw, ` +
+      `${retention.deleted.minute} minute, ${retention.deleted.hour} hour rows in ${((performance.now() - r0) / 1000).toFixed(0)} s`,
+  );
   console.log(`steady state (${(await rowsOf(TIER_TABLE.raw)).toLocaleString("en")} raw rows left), procedure again (ms):`);
   console.log("  range  tier    points |   p50     p95  (CPU p95)");
   const p95MsByRange: Record<string, number> = {};
@@ -208,7 +259,10 @@ async function main() {
     const steady = await time(viaProcedure(range));
     // The figure reported is the worse of the two database states.
     p95MsByRange[range] = r2(Math.max(steady.p95, beforeRetention[range]!.p95));
-    console.log(`  ${range.padEnd(5)}  ${h.tier.padEnd(6)}  ${String(h.t.length).padStart(5)} | ${steady.p50.toFixed(2).padStart(6)}  ${steady.p95.toFixed(2).padStart(6)}  (${steady.cpuP95.toFixed(2).padStart(6)})`);
+    console.log(
+      `  ${range.padEnd(5)}  ${h.tier.padEnd(6)}  ${String(h.t.length).padStart(5)} | ` +
+        `${steady.p50.toFixed(2).padStart(6)}  ${steady.p95.toFixed(2).padStart(6)}  (${steady.cpuP95.toFixed(2).padStart(6)})`,
+    );
   }
   // One VM's 30 days, to show per-source cost does not grow with the fleet.
   const vm30 = await time(() => sourceHistory(db, vmSource(vmIds[0]!), { metrics: ["cpuPct", "memPct"], range: "30d" }, Date.now()));
@@ -224,7 +278,9 @@ async function main() {
   const bytesPerDay = Math.round(perDay.raw + perDay.minute + perDay.hour);
   const steadyTotal = perDay.raw * 1 + perDay.minute * 30 + perDay.hour * 365;
   console.log(`\nstorage for ${sources} sources at ${INTERVAL_MS / 1000} s:`);
-  console.log(`  bytes per row (table + indexes): raw ${perRow[TIER_TABLE.raw]!.toFixed(0)}, minute ${perRow[TIER_TABLE.minute]!.toFixed(0)}, hour ${perRow[TIER_TABLE.hour]!.toFixed(0)}`);
+  console.log(
+    `  bytes per row (table + indexes): raw ${perRow[TIER_TABLE.raw]!.toFixed(0)}, minute ${perRow[TIER_TABLE.minute]!.toFixed(0)}, hour ${perRow[TIER_TABLE.hour]!.toFixed(0)}`,
+  );
   console.log(`  written per day: raw ${mb(perDay.raw)}, minute ${mb(perDay.minute)}, hour ${mb(perDay.hour)} = ${mb(bytesPerDay)}`);
   console.log(`  steady-state database (24 h raw + 30 d minute + 365 d hour): ${mb(steadyTotal)}`);
   rmSync(dir, { recursive: true, force: true });

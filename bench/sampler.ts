@@ -136,13 +136,19 @@ async function main() {
   console.log(`  CPU per tick   p50 ${result.cpuMsPerTickP50} ms   p95 ${result.cpuMsPerTickP95} ms   (target <= 5 ms)`);
   console.log(`  wall per tick  p50 ${r3(p(host.wallMs, 50))} ms   p95 ${result.wallMsPerTickP95} ms`);
   console.log(`  child processes spawned: ${childProcesses} (target 0)`);
-  console.log(`  RSS ${r3(host.rssMb.afterWarmup)} MB after warm-up, ${r3(host.rssMb.end)} MB after ${ticks} ticks (${signed(result.rssGrowthMb)} MB; target: no growth)`);
+  console.log(
+    `  RSS ${r3(host.rssMb.afterWarmup)} MB after warm-up, ${r3(host.rssMb.end)} MB after ${ticks} ticks (${signed(result.rssGrowthMb)} MB; target: no growth)`,
+  );
   console.log(`  RSS along the run: ${host.rssAlong.join(", ")}`);
   console.log(`  RSS before the warm-up: ${r3(host.rssMb.start)} MB`);
-  console.log(`  V8 young generation: ${youngAtStart} MB at start, driven to its ceiling of ${youngCeiling} MB first; ${host.youngMb.afterWarmup} MB after warm-up, ${host.youngMb.end} MB at the end`);
+  console.log(
+    `  V8 young generation: ${youngAtStart} MB at start, driven to its ceiling of ${youngCeiling} MB first; ${host.youngMb.afterWarmup} MB after warm-up, ${host.youngMb.end} MB at the end`,
+  );
   console.log(`  JS heap used ${r3(host.heapUsedMb.afterWarmup)} MB after warm-up, ${r3(host.heapUsedMb.end)} MB at the end`);
   console.log(`baseline: empty loop (await Promise.resolve()), ${ticks} ticks after ${baseline.warmupTicks} warm-up ticks`);
-  console.log(`  RSS ${r3(baseline.rssMb.afterWarmup)} MB -> ${r3(baseline.rssMb.end)} MB (${signed(growth(baseline))} MB); host collector net of it: ${signed(growth(host) - growth(baseline))} MB`);
+  console.log(
+    `  RSS ${r3(baseline.rssMb.afterWarmup)} MB -> ${r3(baseline.rssMb.end)} MB (${signed(growth(baseline))} MB); host collector net of it: ${signed(growth(host) - growth(baseline))} MB`,
+  );
   console.log(JSON.stringify(result));
 }
 

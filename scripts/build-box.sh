@@ -177,7 +177,8 @@ chmod 440 "$ROOTFS/etc/sudoers.d/vagrant"
 # sshd: no reverse DNS (slow boots without DNS); host keys made per VM on first
 # boot, so VMs from this box never share them. Only ECDSA and Ed25519: an RSA
 # key takes tens of seconds to generate under emulation.
-printf 'UseDNS no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nHostKey /etc/ssh/ssh_host_ecdsa_key\nHostKey /etc/ssh/ssh_host_ed25519_key\n' >"$ROOTFS/etc/ssh/sshd_config.d/vagrant.conf"
+printf 'UseDNS no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nHostKey /etc/ssh/ssh_host_ecdsa_key\nHostKey /etc/ssh/ssh_host_ed25519_key\n' \
+  >"$ROOTFS/etc/ssh/sshd_config.d/vagrant.conf"
 rm -f "$ROOTFS"/etc/ssh/ssh_host_*
 cat >"$ROOTFS/etc/systemd/system/ssh-host-keys.service" <<'EOF'
 [Unit]

@@ -4,7 +4,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 const dir = process.argv[2];
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 const read = (f) => (existsSync(path.join(dir, f)) ? JSON.parse(readFileSync(path.join(dir, f), "utf8")) : null);
 
 const vitest = read("vitest.json");
@@ -34,7 +36,9 @@ if (real) {
   passed += s.expected;
   failed += s.unexpected + s.flaky + stageFailed;
   skipped += s.skipped;
-  console.log(`real VMs: ${s.expected} passed, ${s.unexpected + s.flaky + stageFailed} failed, ${s.skipped} skipped${stageFailed ? " (the stage failed outside its tests: see its log)" : ""}`);
+  console.log(
+    `real VMs: ${s.expected} passed, ${s.unexpected + s.flaky + stageFailed} failed, ${s.skipped} skipped${stageFailed ? " (the stage failed outside its tests: see its log)" : ""}`,
+  );
 }
 
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -34,6 +34,7 @@ fi
 
 stage "lint"
 npx eslint . --max-warnings=0
+npx prettier --check "**/*.{ts,tsx,js,mjs,cjs,css,json}" --log-level warn
 stage "typecheck"
 npx tsc --noEmit
 

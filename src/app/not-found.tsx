@@ -11,7 +11,9 @@ export default function NotFound() {
       <p className="text-sm font-medium text-gray-500">404</p>
       <h1 className="text-2xl font-semibold">This page does not exist</h1>
       <p className="mt-2 text-gray-600 dark:text-gray-400">The address may be mistyped, or what it pointed to was removed or is not yours to see.</p>
-      <Link href="/" className="mt-6 text-blue-600 underline">Back to the dashboard</Link>
+      <Link href="/" className="mt-6 text-blue-600 underline">
+        Back to the dashboard
+      </Link>
     </main>
   );
 }

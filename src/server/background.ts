@@ -13,15 +13,32 @@ type Starter = { name: string; start: () => Promise<{ stop(): Promise<void> }> |
 
 /** Registered starters, in start order. Areas add theirs here. */
 const starters: Starter[] = [
-  { name: "security events (correlation rules, sshd log follower, retention)", start: async () => (await import("./events/service")).startEventServices((await import("./db")).db) },
-  { name: "VM jobs (start-up reconciliation, job runner, per-minute metering)", start: async () => (await import("./vms/services")).startVmServices((await import("./db")).db) },
-  { name: "SSH port forwarding (a listener per running VM)", start: async () => (await import("./access/ssh-forwarder")).startSshForwarder((await import("./db")).db) },
-  { name: "guest key sync (owners' SSH keys into running VMs, every minute)", start: async () => (await import("./access/key-sync")).startKeySync((await import("./db")).db) },
-  { name: "metrics sampler (host and VM readings, rollups, alerts, retention)", start: async () => (await import("./metrics/service")).startMetricsServices((await import("./db")).db) },
+  {
+    name: "security events (correlation rules, sshd log follower, retention)",
+    start: async () => (await import("./events/service")).startEventServices((await import("./db")).db),
+  },
+  {
+    name: "VM jobs (start-up reconciliation, job runner, per-minute metering)",
+    start: async () => (await import("./vms/services")).startVmServices((await import("./db")).db),
+  },
+  {
+    name: "SSH port forwarding (a listener per running VM)",
+    start: async () => (await import("./access/ssh-forwarder")).startSshForwarder((await import("./db")).db),
+  },
+  {
+    name: "guest key sync (owners' SSH keys into running VMs, every minute)",
+    start: async () => (await import("./access/key-sync")).startKeySync((await import("./db")).db),
+  },
+  {
+    name: "metrics sampler (host and VM readings, rollups, alerts, retention)",
+    start: async () => (await import("./metrics/service")).startMetricsServices((await import("./db")).db),
+  },
   // Terminals start on demand (src/server/access/terminal-sessions.ts); this only closes and records them on a graceful stop.
   {
     name: "browser terminals (closed and recorded at shutdown)",
-    start: async () => ({ stop: async () => (await import("./access/terminal-sessions")).terminalSessions((await import("./db")).db).closeAll("the app is stopping") }),
+    start: async () => ({
+      stop: async () => (await import("./access/terminal-sessions")).terminalSessions((await import("./db")).db).closeAll("the app is stopping"),
+    }),
   },
 ];
 
@@ -38,7 +55,12 @@ export async function startBackgroundServices(): Promise<void> {
   }
   const stopAll = async (signal: string) => {
     console.log(`[twarga] ${signal}: stopping background services`);
-    await Promise.allSettled(services.splice(0).reverse().map((s) => s.stop()));
+    await Promise.allSettled(
+      services
+        .splice(0)
+        .reverse()
+        .map((s) => s.stop()),
+    );
     process.exit(0);
   };
   process.once("SIGTERM", () => void stopAll("SIGTERM"));

@@ -5,7 +5,24 @@
 // debug level) or a guest plugin must not be able to see them.
 
 /** Taken from the app's environment when set: paths, identity, locale, proxies, temp folder. */
-const PASSED = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "XDG_RUNTIME_DIR"];
+const PASSED = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
+  "TMPDIR",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "XDG_RUNTIME_DIR",
+];
 
 export function childEnv(extra: Record<string, string> = {}, source: Record<string, string | undefined> = process.env): Record<string, string> {
   const out: Record<string, string> = {};

@@ -4,12 +4,13 @@
 import { z } from "zod";
 import { NAMED_RANGES, parseRange, type IpRange } from "./ip-ranges";
 
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
-  .transform((v) => ["true", "1", "yes", "on"].includes(v));
-const list = z
-  .string()
-  .transform((v) => v.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean));
+const bool = z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]).transform((v) => ["true", "1", "yes", "on"].includes(v));
+const list = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean),
+);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
 
@@ -31,7 +32,11 @@ const portRange = z
 
 const ipv4 = (a: number, b: number, c: number, d: number) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 /** The private IPv4 ranges (RFC 1918) a VM network pool may come from: [base, prefix]. */
-const PRIVATE_V4: Array<[number, number]> = [[ipv4(10, 0, 0, 0), 8], [ipv4(172, 16, 0, 0), 12], [ipv4(192, 168, 0, 0), 16]];
+const PRIVATE_V4: Array<[number, number]> = [
+  [ipv4(10, 0, 0, 0), 8],
+  [ipv4(172, 16, 0, 0), 12],
+  [ipv4(192, 168, 0, 0), 16],
+];
 /** libvirt's own default network and vagrant-libvirt's: a pool overlapping them would hand out a /24 that is already on the host. */
 const TAKEN_V4 = [ipv4(192, 168, 122, 0), ipv4(192, 168, 121, 0)];
 const within = (addr: number, base: number, prefix: number) => prefix === 0 || addr >>> (32 - prefix) === base >>> (32 - prefix);
@@ -51,7 +56,8 @@ const networkPool = z
     const aligned = ((base >>> (32 - prefix)) << (32 - prefix)) >>> 0;
     if (base !== aligned) return fail(`must start at its first address: ${[24, 16, 8, 0].map((s) => (aligned >>> s) & 255).join(".")}/${prefix}`);
     if (!PRIVATE_V4.some(([b, p]) => within(base, b, p))) return fail("must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)");
-    if (TAKEN_V4.some((t) => within(t, base, prefix))) return fail("overlaps 192.168.121.0/24 or 192.168.122.0/24, the networks vagrant-libvirt and libvirt create for themselves");
+    if (TAKEN_V4.some((t) => within(t, base, prefix)))
+      return fail("overlaps 192.168.121.0/24 or 192.168.122.0/24, the networks vagrant-libvirt and libvirt create for themselves");
     return { cidr: v, base, prefix, size: 2 ** (24 - prefix) };
   });
 
@@ -71,11 +77,17 @@ const trustedProxies = z
       if (hops <= 100) return { hops };
     }
     const out: IpRange[] = [];
-    for (const item of v.split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const item of v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const named = NAMED_RANGES[item.toLowerCase()];
       const range = named ?? parseRange(item);
       if (!range) {
-        ctx.addIssue({ code: "custom", message: `"${item}" is not an IP address, a CIDR block (10.0.0.0/8) or one of loopback, linklocal, uniquelocal; or give a hop count such as 1` });
+        ctx.addIssue({
+          code: "custom",
+          message: `"${item}" is not an IP address, a CIDR block (10.0.0.0/8) or one of loopback, linklocal, uniquelocal; or give a hop count such as 1`,
+        });
         return z.NEVER;
       }
       out.push(...(Array.isArray(range) ? range : [range]));
@@ -192,18 +204,22 @@ export const envSchema = z
       ["AUTH_OIDC_ID", "AUTH_OIDC_SECRET"],
     ] as const;
     for (const [a, b] of pairs) {
-      if (Boolean(env[a]) !== Boolean(env[b]))
-        ctx.addIssue({ code: "custom", path: [env[a] ? b : a], message: `set both ${a} and ${b}, or neither` });
+      if (Boolean(env[a]) !== Boolean(env[b])) ctx.addIssue({ code: "custom", path: [env[a] ? b : a], message: `set both ${a} and ${b}, or neither` });
     }
     if (Boolean(env.AUTH_OIDC_ID) !== Boolean(env.AUTH_OIDC_ISSUER))
-      ctx.addIssue({ code: "custom", path: ["AUTH_OIDC_ISSUER"], message: "a generic OIDC provider needs AUTH_OIDC_ISSUER, AUTH_OIDC_ID and AUTH_OIDC_SECRET" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUTH_OIDC_ISSUER"],
+        message: "a generic OIDC provider needs AUTH_OIDC_ISSUER, AUTH_OIDC_ID and AUTH_OIDC_SECRET",
+      });
     const external = Boolean(env.AUTH_GITHUB_ID || env.AUTH_GOOGLE_ID || env.AUTH_OIDC_ID);
     if (external && env.AUTH_ALLOWED_DOMAINS.length === 0 && env.AUTH_ALLOWED_EMAILS.length === 0)
       ctx.addIssue({
         code: "custom",
         path: ["AUTH_ALLOWED_DOMAINS"],
         message:
-          "an external sign-in provider is configured but nobody is restricted: set AUTH_ALLOWED_DOMAINS (e.g. example.com) or AUTH_ALLOWED_EMAILS, otherwise anyone with such an account could sign in",
+          "an external sign-in provider is configured but nobody is restricted: set AUTH_ALLOWED_DOMAINS (e.g. example.com) or AUTH_ALLOWED_EMAILS, " +
+          "otherwise anyone with such an account could sign in",
       });
     if (env.LOCAL_IDP === "on" && external && env.NODE_ENV === "production")
       ctx.addIssue({

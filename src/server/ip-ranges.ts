@@ -40,7 +40,15 @@ export function parseRange(text: string): IpRange | null {
   const [addr, bits, extra] = text.trim().split("/");
   if (extra !== undefined || !addr) return null;
   const address = normalizeIp(addr);
-  if (!address || address !== addr.trim().toLowerCase().replace(/^::ffff:/, "")) return null;
+  if (
+    !address ||
+    address !==
+      addr
+        .trim()
+        .toLowerCase()
+        .replace(/^::ffff:/, "")
+  )
+    return null;
   const family = familyOf(address);
   const max = family === "ipv4" ? 32 : 128;
   if (bits === undefined) return { address, prefix: max, family };

@@ -31,7 +31,11 @@ export const canActOnVm = (actor: Actor | null | undefined, vm: { ownerId: strin
 export const canOpenTerminal = (actor: Actor | null | undefined, vm: { ownerId: string }) => canViewOwned(actor, vm.ownerId);
 
 /** Event visibility: admins see all; a user sees events they caused, that target them, or that concern their VMs. */
-export function canViewEvent(actor: Actor | null | undefined, event: { actorId: string | null; targetUserId: string | null; targetVmId: string | null }, ownedVmIds: ReadonlySet<string>): boolean {
+export function canViewEvent(
+  actor: Actor | null | undefined,
+  event: { actorId: string | null; targetUserId: string | null; targetVmId: string | null },
+  ownedVmIds: ReadonlySet<string>,
+): boolean {
   if (!actor) return false;
   if (actor.role === "ADMIN") return true;
   return event.actorId === actor.id || event.targetUserId === actor.id || (event.targetVmId !== null && ownedVmIds.has(event.targetVmId));

@@ -70,7 +70,11 @@ export function clientAddress(peer: string | null | undefined, forwardedFor: str
   let client = normalizeIp(peer);
   if (!client) return null;
   const isTrusted = trustOf(trust);
-  const chain = (forwardedFor ?? "").split(",").map((s) => s.trim()).filter(Boolean).reverse();
+  const chain = (forwardedFor ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .reverse();
   for (let hop = 0; hop < chain.length && isTrusted(client, hop); hop++) {
     const next = normalizeIp(chain[hop]);
     if (!next) break;

@@ -52,7 +52,9 @@ async function start() {
       });
       console.log(`[twarga] local identity provider at ${idp.issuer} (for evaluation; set LOCAL_IDP=off and configure a real provider for production)`);
     } catch (err) {
-      console.error(`[twarga] could not start the local identity provider on ${e.LOCAL_IDP_HOST}:${e.LOCAL_IDP_PORT}: ${err instanceof Error ? err.message : String(err)} (set LOCAL_IDP_PORT to a free port)`);
+      console.error(
+        `[twarga] could not start the local identity provider on ${e.LOCAL_IDP_HOST}:${e.LOCAL_IDP_PORT}: ${err instanceof Error ? err.message : String(err)} (set LOCAL_IDP_PORT to a free port)`,
+      );
     }
   }
   if (e.BACKGROUND_SERVICES) await startBackgroundServices();

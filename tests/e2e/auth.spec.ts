@@ -18,7 +18,8 @@ test.describe.serial("sign-in and roles", () => {
     const res = await page.goto(`${localApp.url}/admin`);
     expect(res?.status()).toBe(200);
     await expect(page.getByTestId("admin-users")).toContainText("ada@example.com");
-    const event = withDb(localApp, (db) => db.prepare(`SELECT action, actorEmail FROM Event WHERE action = 'role.first-admin'`).get()) as { actorEmail: string } | undefined;
+    const event = withDb(localApp, (db) => db.prepare(`SELECT action, actorEmail FROM Event WHERE action = 'role.first-admin'`).get()) as
+      { actorEmail: string } | undefined;
     expect(event?.actorEmail).toBe("ada@example.com");
   });
 
@@ -34,7 +35,9 @@ test.describe.serial("sign-in and roles", () => {
     expect((await api.json()).error.json.data.code).toBe("FORBIDDEN");
     const me = await page.request.get(`${localApp.url}/api/trpc/me.get`);
     expect((await me.json()).result.data.json).toMatchObject({ email: "bob@example.org", role: "USER" });
-    const signins = withDb(localApp, (db) => db.prepare(`SELECT sourceIp, userAgent FROM Event WHERE action = 'signin' AND actorEmail = 'bob@example.org'`).all()) as { sourceIp: string | null; userAgent: string | null }[];
+    const signins = withDb(localApp, (db) =>
+      db.prepare(`SELECT sourceIp, userAgent FROM Event WHERE action = 'signin' AND actorEmail = 'bob@example.org'`).all(),
+    ) as { sourceIp: string | null; userAgent: string | null }[];
     expect(signins).toHaveLength(1);
     expect(signins[0]!.userAgent).toContain("Chrome");
   });
@@ -62,7 +65,9 @@ test.describe.serial("sign-in and roles", () => {
     withDb(localApp, (db) => db.prepare(`UPDATE User SET disabled = 1 WHERE email = ?`).run("dave@example.com"));
     await page.reload();
     await expect(page).toHaveURL(/\/signin/);
-    const sessions = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Session s JOIN User u ON u.id = s.userId WHERE u.email = ?`).get("dave@example.com")) as { n: number };
+    const sessions = withDb(localApp, (db) =>
+      db.prepare(`SELECT COUNT(*) AS n FROM Session s JOIN User u ON u.id = s.userId WHERE u.email = ?`).get("dave@example.com"),
+    ) as { n: number };
     expect(sessions.n).toBe(0);
     await signIn(page, localApp, "dave@example.com", { expectLanding: false });
     await expect(page).toHaveURL(/\/signin\/refused\?reason=disabled/);
@@ -74,7 +79,9 @@ test.describe.serial("sign-in and roles", () => {
     await signIn(page, localApp, "mallory@evil.test", { expectLanding: false });
     await expect(page).toHaveURL(/\/signin\/refused\?reason=not-allowed/);
     await expect(page.getByTestId("refusal-message")).toContainText("not allowed");
-    const row = withDb(localApp, (db) => db.prepare(`SELECT severity, sourceIp, userAgent, message FROM Event WHERE action = 'signin.refused' AND actorEmail = ?`).get("mallory@evil.test")) as { severity: string; userAgent: string; message: string } | undefined;
+    const row = withDb(localApp, (db) =>
+      db.prepare(`SELECT severity, sourceIp, userAgent, message FROM Event WHERE action = 'signin.refused' AND actorEmail = ?`).get("mallory@evil.test"),
+    ) as { severity: string; userAgent: string; message: string } | undefined;
     expect(row?.severity).toBe("WARNING");
     expect(row?.userAgent).toContain("Chrome");
     const users = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM User WHERE email = ?`).get("mallory@evil.test")) as { n: number };
@@ -91,7 +98,9 @@ test.describe.serial("sign-in and roles", () => {
       await expect(page).toHaveURL(/\/signin\/refused\?reason=not-allowed/);
     }
     await expect
-      .poll(() => (withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Event WHERE action = ?`).get("auth.brute_force")) as { n: number }).n, { timeout: 15_000 })
+      .poll(() => (withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Event WHERE action = ?`).get("auth.brute_force")) as { n: number }).n, {
+        timeout: 15_000,
+      })
       .toBe(1);
   });
 
@@ -100,7 +109,9 @@ test.describe.serial("sign-in and roles", () => {
     await signOut(page);
     await page.goto(`${localApp.url}/`);
     await expect(page).toHaveURL(/\/signin/);
-    const n = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Event WHERE action = 'signout' AND actorEmail = ?`).get("erin@example.com")) as { n: number };
+    const n = withDb(localApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM Event WHERE action = 'signout' AND actorEmail = ?`).get("erin@example.com")) as {
+      n: number;
+    };
     expect(n.n).toBe(1);
   });
 });
@@ -113,7 +124,9 @@ test("an external OIDC issuer, started separately, signs a user in", async ({ pa
   await expect(page.getByTestId("shell-user")).toHaveText("pat@partner.test");
   // No local provider here: no evaluation marker in the shell either.
   await expect(page.getByTestId("evaluation-marker")).toHaveCount(0);
-  const account = withDb(externalApp, (db) => db.prepare(`SELECT a.provider FROM Account a JOIN User u ON u.id = a.userId WHERE u.email = ?`).get("pat@partner.test")) as { provider: string };
+  const account = withDb(externalApp, (db) =>
+    db.prepare(`SELECT a.provider FROM Account a JOIN User u ON u.id = a.userId WHERE u.email = ?`).get("pat@partner.test"),
+  ) as { provider: string };
   expect(account.provider).toBe("oidc");
 });
 
@@ -143,7 +156,8 @@ test("an email the external issuer has not verified is refused, though its domai
   await expect(page).toHaveURL(/\/signin\/refused\?reason=unverified-email/);
   await expect(page.getByTestId("refusal-message")).toContainText("not verified");
   await expect(page.getByTestId("evaluation-marker")).toHaveCount(0);
-  const row = withDb(externalApp, (db) => db.prepare(`SELECT details FROM Event WHERE action = 'signin.refused' AND actorEmail = ?`).get(email)) as { details: string } | undefined;
+  const row = withDb(externalApp, (db) => db.prepare(`SELECT details FROM Event WHERE action = 'signin.refused' AND actorEmail = ?`).get(email)) as
+    { details: string } | undefined;
   expect(JSON.parse(row!.details)).toMatchObject({ reason: "unverified-email", provider: "oidc", emailVerified: false });
   const users = withDb(externalApp, (db) => db.prepare(`SELECT COUNT(*) AS n FROM User WHERE email = ?`).get(email)) as { n: number };
   expect(users.n).toBe(0);
@@ -224,7 +238,9 @@ test("a forged X-Forwarded-For does not change the recorded source IP", async ({
   const page = await context.newPage();
   await signIn(page, localApp, "forger@example.com");
   await context.close();
-  const rows = withDb(localApp, (db) => db.prepare(`SELECT sourceIp FROM Event WHERE action = 'signin' AND actorEmail = ?`).all("forger@example.com")) as { sourceIp: string | null }[];
+  const rows = withDb(localApp, (db) => db.prepare(`SELECT sourceIp FROM Event WHERE action = 'signin' AND actorEmail = ?`).all("forger@example.com")) as {
+    sourceIp: string | null;
+  }[];
   expect(rows).toHaveLength(1);
   expect(rows[0]!.sourceIp).toMatch(/^(127\.0\.0\.1|::1)$/);
 });

@@ -27,7 +27,9 @@ test.describe.serial("events and admin console", () => {
     expect(csv).toContain(`${USER} signed in`);
     expect(csv).not.toContain(ADMIN);
     // Taking the log out is itself in the log, with who and from where.
-    const recorded = withDb(app, (db) => db.prepare(`SELECT type, sourceIp, message FROM Event WHERE action = 'events.export' AND actorEmail = ?`).all(USER)) as Array<{ type: string; sourceIp: string | null; message: string }>;
+    const recorded = withDb(app, (db) =>
+      db.prepare(`SELECT type, sourceIp, message FROM Event WHERE action = 'events.export' AND actorEmail = ?`).all(USER),
+    ) as Array<{ type: string; sourceIp: string | null; message: string }>;
     expect(recorded).toEqual([{ type: "auth", sourceIp: expect.any(String), message: `${USER} exported the event feed as CSV.` }]);
   });
 
@@ -43,7 +45,10 @@ test.describe.serial("events and admin console", () => {
     await expect(page).toHaveURL(/q=events-user%40example\.com/);
     // Newest first: the user's export (an auth event too) sits above the sign-in.
     await expect(page.getByTestId("event-row").first()).toContainText(`${USER} exported the event feed as CSV.`);
-    const signedIn = page.getByTestId("event-row").filter({ hasText: `${USER} signed in` }).first();
+    const signedIn = page
+      .getByTestId("event-row")
+      .filter({ hasText: `${USER} signed in` })
+      .first();
     await signedIn.getByRole("button").click();
     await expect(page.getByTestId("event-json")).toContainText('"provider"');
     await expect(page.getByTestId("export-jsonl")).toHaveAttribute("href", /format=jsonl.*type=auth/);

@@ -49,10 +49,17 @@ test.describe.serial("Monitoring", () => {
     await expect(cpuChart.locator(".avg-line path.recharts-line-curve").first()).toHaveAttribute("d", /^M[\d.]+,[\d.]+L/);
     // One chart per watched filesystem ("/" is watched by default) and per network interface, with readings.
     await expect(page.getByTestId("device-charts-fs").getByTestId("chart-fs-/")).not.toHaveAttribute("data-points", "0");
-    await expect(page.getByTestId("device-charts-fs").getByTestId("chart-fs-/").locator(".band-area path.recharts-area-area").first()).toHaveAttribute("d", /^M/);
+    await expect(page.getByTestId("device-charts-fs").getByTestId("chart-fs-/").locator(".band-area path.recharts-area-area").first()).toHaveAttribute(
+      "d",
+      /^M/,
+    );
     if (["localhost", "127.0.0.1"].includes(new URL(app.url).hostname)) {
       // The app runs here: the interfaces its host collector reads on this machine (not loopback, not VM taps: the rule of collectors/host.ts).
-      const nics = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).map((line) => line.split(":")[0]!.trim()).filter((name) => name && name !== "lo" && !/^(vnet|tap|macvtap)\d/.test(name));
+      const nics = readFileSync("/proc/net/dev", "utf8")
+        .split("\n")
+        .slice(2)
+        .map((line) => line.split(":")[0]!.trim())
+        .filter((name) => name && name !== "lo" && !/^(vnet|tap|macvtap)\d/.test(name));
       if (nics.length > 0) {
         const nicChart = page.getByTestId("device-charts-net").getByTestId(`chart-net-${nics[0]}`);
         await expect(nicChart).not.toHaveAttribute("data-points", "0");

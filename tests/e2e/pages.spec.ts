@@ -101,7 +101,11 @@ test.describe.serial("every page on a phone", () => {
     withDb(app, (db) =>
       db
         .prepare(`INSERT INTO Event (id, createdAt, type, action, severity, message) VALUES (?, ?, 'system', 'pages.long', 'INFO', ?)`)
-        .run(eventId, new Date().toISOString().replace("Z", "+00:00"), `A very long event message without breaks: ${longWord} and then some more words after it`),
+        .run(
+          eventId,
+          new Date().toISOString().replace("Z", "+00:00"),
+          `A very long event message without breaks: ${longWord} and then some more words after it`,
+        ),
     );
     expect(vmId, "the launch test made a VM").not.toBe("");
 
@@ -126,7 +130,10 @@ test.describe.serial("every page on a phone", () => {
       "/vms/new": "/vms/new",
     };
     const routes = pageRoutes();
-    expect(routes.filter((r) => !(r in urls)), "pages without a URL in this test").toEqual([]);
+    expect(
+      routes.filter((r) => !(r in urls)),
+      "pages without a URL in this test",
+    ).toEqual([]);
 
     const widths: Record<string, number> = {};
     for (const route of routes) {

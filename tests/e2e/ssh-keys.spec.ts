@@ -59,7 +59,9 @@ test.describe.serial("SSH keys", () => {
     await expect(error).toContainText("It was not stored");
     await expect(error).toContainText("treat it as exposed");
     await expect(page.getByTestId("ssh-key-row")).toHaveCount(1);
-    const stored = withDb(app, (db) => db.prepare(`SELECT publicKey FROM SshKey k JOIN User u ON u.id = k.userId WHERE u.email = ?`).all(USER)) as Array<{ publicKey: string }>;
+    const stored = withDb(app, (db) => db.prepare(`SELECT publicKey FROM SshKey k JOIN User u ON u.id = k.userId WHERE u.email = ?`).all(USER)) as Array<{
+      publicKey: string;
+    }>;
     expect(stored).toEqual([{ publicKey: publicKey.trim().split(" ").slice(0, 2).join(" ") }]);
 
     // Remove asks first; Cancel keeps the key.
@@ -71,7 +73,9 @@ test.describe.serial("SSH keys", () => {
     await expect(page.getByTestId("ssh-key-row")).toHaveCount(0);
     await expect(page.getByTestId("ssh-keys-empty")).toBeVisible();
 
-    const events = withDb(app, (db) => db.prepare(`SELECT type, action FROM Event WHERE actorEmail = ? AND action LIKE 'sshkey.%' ORDER BY createdAt, id`).all(USER));
+    const events = withDb(app, (db) =>
+      db.prepare(`SELECT type, action FROM Event WHERE actorEmail = ? AND action LIKE 'sshkey.%' ORDER BY createdAt, id`).all(USER),
+    );
     expect(events).toEqual([
       { type: "ssh", action: "sshkey.add" },
       { type: "ssh", action: "sshkey.remove" },

@@ -55,7 +55,22 @@ export function vagrantUpPids(vmId: string): number[] {
 export async function sshWith(shownCommand: string, keyPath: string, command: string, timeoutMs = 60_000): Promise<string> {
   const [bin, ...args] = shownCommand.trim().split(/\s+/);
   const destination = args.pop()!;
-  const options = ["-i", keyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+  const options = [
+    "-i",
+    keyPath,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=20",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+  ];
   const r = await execa(bin!, [...args, ...options, destination, command], { timeout: timeoutMs });
   return r.stdout;
 }
@@ -75,7 +90,10 @@ export async function guestNetwork(vmId: string): Promise<string> {
 
 /** Names of the libvirt networks that exist (active or not). */
 export async function networks(): Promise<string[]> {
-  return (await virsh("net-list", "--all", "--name")).split("\n").map((l) => l.trim()).filter(Boolean);
+  return (await virsh("net-list", "--all", "--name"))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** A fresh ed25519 key pair made by ssh-keygen, as a team member has on their laptop. */

@@ -154,7 +154,9 @@ test.describe.serial("VMs on the real hypervisor, through the browser, for two t
     expect(await refused(shownA, keyB.privateKey)).toBe(true);
     expect(await refused(shownB, keyA.privateKey)).toBe(true);
     // No password login either.
-    expect(await sshWith(shownA, keyA.privateKey, "sudo sshd -T | grep -E '^(passwordauthentication|kbdinteractiveauthentication) '")).toMatch(/passwordauthentication no[\s\S]*kbdinteractiveauthentication no/);
+    expect(await sshWith(shownA, keyA.privateKey, "sudo sshd -T | grep -E '^(passwordauthentication|kbdinteractiveauthentication) '")).toMatch(
+      /passwordauthentication no[\s\S]*kbdinteractiveauthentication no/,
+    );
     // The disk is the size asked for.
     const rootKiB = Number((await sshWith(shownA, keyA.privateKey, "df -k --output=size / | tail -n1")).trim());
     expect(rootKiB).toBeGreaterThan(9 * 1024 * 1024);

@@ -6,7 +6,8 @@ import path from "node:path";
 import { defineConfig } from "@playwright/test";
 import { debianChromium } from "../e2e/support/browser";
 
-if (!process.env.VAGRANT_HOME || !process.env.VM_ROOT) throw new Error("run this through tests/real-vms/run.sh (it serves the app and sets VAGRANT_HOME and VM_ROOT)");
+if (!process.env.VAGRANT_HOME || !process.env.VM_ROOT)
+  throw new Error("run this through tests/real-vms/run.sh (it serves the app and sets VAGRANT_HOME and VM_ROOT)");
 
 export default defineConfig({
   testDir: path.resolve(import.meta.dirname),

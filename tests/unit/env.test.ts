@@ -13,7 +13,9 @@ describe("settings", () => {
   it("names the bad setting and says how to fix it", () => {
     expect(() => parseEnv({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL: must start with file: \(SQLite\) or postgresql:\/\//);
     expect(() => parseEnv({ SAMPLER_INTERVAL_MS: "fast" })).toThrow(/SAMPLER_INTERVAL_MS/);
-    expect(() => parseEnv({ AUTH_GITHUB_ID: "id", AUTH_ALLOWED_DOMAINS: "x.com" })).toThrow(/AUTH_GITHUB_SECRET: set both AUTH_GITHUB_ID and AUTH_GITHUB_SECRET/);
+    expect(() => parseEnv({ AUTH_GITHUB_ID: "id", AUTH_ALLOWED_DOMAINS: "x.com" })).toThrow(
+      /AUTH_GITHUB_SECRET: set both AUTH_GITHUB_ID and AUTH_GITHUB_SECRET/,
+    );
   });
 
   it("refuses an external provider with nobody restricted", () => {

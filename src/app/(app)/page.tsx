@@ -41,7 +41,9 @@ export default async function DashboardPage() {
 
       {now.alerts.length > 0 && (
         <div className="mt-4 rounded-lg border border-red-300 bg-red-50 p-3 text-sm dark:border-red-900 dark:bg-red-950" role="status">
-          <strong>{now.alerts.length} open alert{now.alerts.length === 1 ? "" : "s"}:</strong>{" "}
+          <strong>
+            {now.alerts.length} open alert{now.alerts.length === 1 ? "" : "s"}:
+          </strong>{" "}
           {now.alerts.map((a) => `${a.ruleName} (${formatMetric(a.metric as never, a.lastValue)})`).join(", ")}
         </div>
       )}

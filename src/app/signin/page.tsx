@@ -20,7 +20,9 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
       <h1 className="text-2xl font-semibold">Sign in to Twarga Cloud</h1>
       <p className="mt-1 text-sm text-gray-600 dark:text-gray-400">VMs, monitoring and a security feed for your team.</p>
       <div className="mt-6 space-y-3">
-        {info.length === 0 && <p className="rounded border border-amber-400 bg-amber-50 p-3 text-sm dark:bg-amber-950">No sign-in provider is configured. See .env.example.</p>}
+        {info.length === 0 && (
+          <p className="rounded border border-amber-400 bg-amber-50 p-3 text-sm dark:bg-amber-950">No sign-in provider is configured. See .env.example.</p>
+        )}
         {info.map((p) => (
           <form key={p.id} action={signInAction}>
             <input type="hidden" name="provider" value={p.id} />
@@ -30,7 +32,8 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
             </button>
             {p.local && (
               <p className="mt-2 text-xs text-amber-700 dark:text-amber-400" data-testid="local-idp-notice">
-                This is the built-in local identity provider: it signs you in with the email you type, without a password. Use it to try Twarga Cloud; configure GitHub, Google or your OIDC issuer for real use.
+                This is the built-in local identity provider: it signs you in with the email you type, without a password. Use it to try Twarga Cloud; configure
+                GitHub, Google or your OIDC issuer for real use.
               </p>
             )}
           </form>

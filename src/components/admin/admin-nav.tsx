@@ -18,7 +18,12 @@ export function AdminNav({ current }: { current: (typeof SECTIONS)[number][0] })
           key={href}
           href={href}
           aria-current={href === current ? "page" : undefined}
-          className={`shrink-0 rounded px-3 py-1.5 text-sm ${href === current ? "bg-gray-900 text-white dark:bg-gray-100 dark:text-gray-900" : "text-gray-700 hover:bg-gray-100 dark:text-gray-300 dark:hover:bg-gray-800"}`}
+          className={[
+            "shrink-0 rounded px-3 py-1.5 text-sm",
+            href === current
+              ? "bg-gray-900 text-white dark:bg-gray-100 dark:text-gray-900"
+              : "text-gray-700 hover:bg-gray-100 dark:text-gray-300 dark:hover:bg-gray-800",
+          ].join(" ")}
         >
           {label}
         </Link>

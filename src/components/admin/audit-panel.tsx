@@ -18,7 +18,9 @@ export function AuditPanel() {
   const trpc = useTRPC();
   const [filter, setFilter] = useState<AuditFilter>({});
   const [open, setOpen] = useState<string | null>(null);
-  const log = useInfiniteQuery(trpc.admin.audit.infiniteQueryOptions({ ...filter, limit: 50 }, { getNextPageParam: (p) => p.nextCursor, refetchInterval: 10_000 }));
+  const log = useInfiniteQuery(
+    trpc.admin.audit.infiniteQueryOptions({ ...filter, limit: 50 }, { getNextPageParam: (p) => p.nextCursor, refetchInterval: 10_000 }),
+  );
   const rows = log.data?.pages.flatMap((p) => p.items) ?? [];
   const onSubmit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -41,11 +43,18 @@ export function AuditPanel() {
         {rows.length === 0 && !log.isPending && <li className="p-4 text-center text-sm text-gray-500">No entries.</li>}
         {rows.map((r) => (
           <li key={r.id}>
-            <button type="button" onClick={() => setOpen(open === r.id ? null : r.id)} className="flex w-full flex-col gap-1 p-3 text-left text-sm hover:bg-gray-50 sm:flex-row sm:gap-3 dark:hover:bg-gray-800/60">
+            <button
+              type="button"
+              onClick={() => setOpen(open === r.id ? null : r.id)}
+              className="flex w-full flex-col gap-1 p-3 text-left text-sm hover:bg-gray-50 sm:flex-row sm:gap-3 dark:hover:bg-gray-800/60"
+            >
               <When value={r.createdAt} className="shrink-0 font-mono text-xs text-gray-500 sm:w-44" />
               <span className="shrink-0 font-medium sm:w-48">{r.action}</span>
               <span className="min-w-0 flex-1 truncate">{r.actorEmail}</span>
-              <span className="shrink-0 font-mono text-xs text-gray-500">{r.targetType}{r.targetId ? ` ${r.targetId}` : ""}</span>
+              <span className="shrink-0 font-mono text-xs text-gray-500">
+                {r.targetType}
+                {r.targetId ? ` ${r.targetId}` : ""}
+              </span>
             </button>
             {open === r.id && (
               <div className="grid gap-2 px-3 pb-3 md:grid-cols-2">

@@ -69,7 +69,10 @@ function BoxForm({ box, onSubmit, label }: { box?: Box; onSubmit: (e: FormEvent<
 
 function InstalledBadge({ installed }: { installed: boolean }) {
   return installed ? (
-    <span className="rounded-full bg-emerald-100 px-2 py-0.5 text-xs font-medium text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200" data-testid="box-installed">
+    <span
+      className="rounded-full bg-emerald-100 px-2 py-0.5 text-xs font-medium text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200"
+      data-testid="box-installed"
+    >
       installed on this host
     </span>
   ) : (
@@ -84,12 +87,19 @@ export function CatalogPanel() {
   const qc = useQueryClient();
   const [message, setMessage] = useState<string | null>(null);
   const catalog = useQuery(trpc.admin.boxes.queryOptions());
-  const opts = { onSuccess: () => (setMessage(null), void qc.invalidateQueries({ queryKey: trpc.admin.boxes.queryKey() })), onError: (e: { message: string }) => setMessage(e.message) };
+  const opts = {
+    onSuccess: () => (setMessage(null), void qc.invalidateQueries({ queryKey: trpc.admin.boxes.queryKey() })),
+    onError: (e: { message: string }) => setMessage(e.message),
+  };
   const create = useMutation(trpc.admin.boxCreate.mutationOptions(opts));
   const update = useMutation(trpc.admin.boxUpdate.mutationOptions(opts));
   return (
     <div className="space-y-4">
-      {message && <p className="rounded bg-red-50 p-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200" role="alert">{message}</p>}
+      {message && (
+        <p className="rounded bg-red-50 p-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200" role="alert">
+          {message}
+        </p>
+      )}
       <div className={`${card} p-3`}>
         <h2 className="mb-2 text-sm font-medium">Add a box</h2>
         <BoxForm label="Add" onSubmit={(e) => (e.preventDefault(), create.mutate(fieldsFrom(e)))} />
@@ -113,7 +123,9 @@ export function CatalogPanel() {
           </p>
         )}
         {catalog.data && catalog.data.installed.length === 0 && !catalog.data.installedError && (
-          <p className="text-sm text-gray-600 dark:text-gray-400">None. Build one with scripts/build-box.sh, or add one with `vagrant box add` under the app&apos;s VAGRANT_HOME.</p>
+          <p className="text-sm text-gray-600 dark:text-gray-400">
+            None. Build one with scripts/build-box.sh, or add one with `vagrant box add` under the app&apos;s VAGRANT_HOME.
+          </p>
         )}
         <ul className="divide-y divide-gray-100 text-sm dark:divide-gray-800">
           {catalog.data?.installed.map((b) => (

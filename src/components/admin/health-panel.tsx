@@ -41,7 +41,13 @@ export function HealthPanel({ initial }: { initial: Health }) {
         <p>size {mb(h.database.bytes)}</p>
       </Tile>
       <Tile title="Migrations" ok={h.migrations.pending ? h.migrations.pending.length === 0 : false}>
-        <p>{h.migrations.pending ? (h.migrations.pending.length === 0 ? "all applied" : `pending: ${h.migrations.pending.join(", ")}`) : `cannot tell: ${h.migrations.error}`}</p>
+        <p>
+          {h.migrations.pending
+            ? h.migrations.pending.length === 0
+              ? "all applied"
+              : `pending: ${h.migrations.pending.join(", ")}`
+            : `cannot tell: ${h.migrations.error}`}
+        </p>
       </Tile>
       <Tile title="Sampler" ok={samplerLagOk}>
         {h.sampler ? (
@@ -51,7 +57,8 @@ export function HealthPanel({ initial }: { initial: Health }) {
               {h.sampler.lagMs !== null && ` (${ago(Math.max(0, h.sampler.lagMs))})`}
             </p>
             <p data-testid="sampler-p95">
-              every {h.sampler.intervalMs / 1000} s · p95 {h.sampler.tickMsP95 === null ? "?" : msText(h.sampler.tickMsP95)} ms · {h.sampler.skippedTicks} skipped
+              every {h.sampler.intervalMs / 1000} s · p95 {h.sampler.tickMsP95 === null ? "?" : msText(h.sampler.tickMsP95)} ms · {h.sampler.skippedTicks}{" "}
+              skipped
             </p>
           </>
         ) : (
@@ -60,7 +67,11 @@ export function HealthPanel({ initial }: { initial: Health }) {
       </Tile>
       <Tile title="Hypervisor" ok={h.host.ready}>
         <p>{h.host.message}</p>
-        {h.host.driver && <p>driver in use: {h.host.driver.driver} ({h.host.driver.source === "setting" ? "from VM_DRIVER" : "detected"})</p>}
+        {h.host.driver && (
+          <p>
+            driver in use: {h.host.driver.driver} ({h.host.driver.source === "setting" ? "from VM_DRIVER" : "detected"})
+          </p>
+        )}
         {h.host.checks.map((c) => (
           <p key={c.component} className={c.ok ? "" : "text-red-700 dark:text-red-300"}>
             {c.component}: {c.version ?? c.detail}
@@ -76,7 +87,13 @@ export function HealthPanel({ initial }: { initial: Health }) {
       </Tile>
       <Tile title="sshd log" ok={h.sshdLog.following ? h.sshdLog.state !== null : null}>
         <p className="break-all font-mono text-xs">{h.sshdLog.path}</p>
-        <p>{!h.sshdLog.following ? "not followed (SSHD_LOG_FOLLOW=false)" : h.sshdLog.state ? `at byte ${h.sshdLog.state.offset}, ${h.sshdLog.state.unparseable} unparseable line(s)` : "not read yet"}</p>
+        <p>
+          {!h.sshdLog.following
+            ? "not followed (SSHD_LOG_FOLLOW=false)"
+            : h.sshdLog.state
+              ? `at byte ${h.sshdLog.state.offset}, ${h.sshdLog.state.unparseable} unparseable line(s)`
+              : "not read yet"}
+        </p>
       </Tile>
       <Tile title="VM networks" ok={h.networkPool.free === null ? null : h.networkPool.free > 0}>
         <p className="font-mono text-xs">{h.networkPool.pool}</p>
@@ -87,7 +104,10 @@ export function HealthPanel({ initial }: { initial: Health }) {
       </Tile>
       <Tile title="SSH forwarding" ok={h.sshPorts.error ? false : h.sshPorts.range === null ? null : (h.sshPorts.free ?? 0) > 0}>
         <p data-testid="ssh-ports">
-          {h.sshPorts.error ?? (h.sshPorts.range === null ? "off (VM_SSH_PORT_RANGE=off)" : `ports ${h.sshPorts.range}: ${h.sshPorts.used} of ${h.sshPorts.size} held by VMs, ${h.sshPorts.free} free`)}
+          {h.sshPorts.error ??
+            (h.sshPorts.range === null
+              ? "off (VM_SSH_PORT_RANGE=off)"
+              : `ports ${h.sshPorts.range}: ${h.sshPorts.used} of ${h.sshPorts.size} held by VMs, ${h.sshPorts.free} free`)}
         </p>
       </Tile>
       <Tile title="App" ok={null}>

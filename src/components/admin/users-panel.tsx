@@ -25,7 +25,19 @@ export function UsersPanel({ selfId }: { selfId: string }) {
   const done = { onSuccess: () => void refresh(), onError: (e: { message: string }) => setMessage(e.message) };
   const setRole = useMutation(trpc.admin.setRole.mutationOptions(done));
   const setDisabled = useMutation(trpc.admin.setDisabled.mutationOptions(done));
-  const deleteUser = useMutation(trpc.admin.deleteUser.mutationOptions({ ...done, onSuccess: (r) => (setMessage(r.status === "deleted" ? "User deleted." : `Destroying ${r.remainingVms.length} VM(s) first (${r.remainingVms.join(", ")}); delete again once they are gone.`), void refresh()) }));
+  const deleteUser = useMutation(
+    trpc.admin.deleteUser.mutationOptions({
+      ...done,
+      onSuccess: (r) => (
+        setMessage(
+          r.status === "deleted"
+            ? "User deleted."
+            : `Destroying ${r.remainingVms.length} VM(s) first (${r.remainingVms.join(", ")}); delete again once they are gone.`,
+        ),
+        void refresh()
+      ),
+    }),
+  );
   const bulk = useMutation(trpc.admin.bulk.mutationOptions({ ...done, onSuccess: (r) => (setOutcomes(r), void refresh()) }));
 
   const toggle = (id: string) => setSelected((s) => (s.has(id) ? (s.delete(id), new Set(s)) : new Set(s.add(id))));
@@ -35,7 +47,8 @@ export function UsersPanel({ selfId }: { selfId: string }) {
     setDisabled.mutate({ userId: u.id, disabled: true, stopVms });
   };
   const remove = (u: UserRow) => {
-    if (window.prompt(`Delete ${u.email}? Their VMs are destroyed first; their events stay. Type the email to confirm.`) === u.email) deleteUser.mutate({ userId: u.id });
+    if (window.prompt(`Delete ${u.email}? Their VMs are destroyed first; their events stay. Type the email to confirm.`) === u.email)
+      deleteUser.mutate({ userId: u.id });
   };
   const bulkGrant = () => {
     const amount = Number(window.prompt("Credits to grant each selected user (negative to deduct):") ?? "");
@@ -46,25 +59,44 @@ export function UsersPanel({ selfId }: { selfId: string }) {
   return (
     <div className="space-y-3">
       <div className="flex flex-wrap items-center gap-2">
-        <input value={q} onChange={(e) => setQ(e.target.value)} placeholder="Search email or name" className={`${field} min-w-0 flex-1`} aria-label="Search users" data-testid="user-search" />
+        <input
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+          placeholder="Search email or name"
+          className={`${field} min-w-0 flex-1`}
+          aria-label="Search users"
+          data-testid="user-search"
+        />
         {ids.length > 0 && (
           <div className="flex flex-wrap items-center gap-2 text-sm" data-testid="bulk-bar">
             <span>{ids.length} selected:</span>
-            <button className={btn} onClick={() => bulk.mutate({ userIds: ids, action: { kind: "disable" } })}>Disable</button>
-            <button className={btn} onClick={() => bulk.mutate({ userIds: ids, action: { kind: "enable" } })}>Enable</button>
-            <button className={btn} onClick={bulkGrant}>Grant credits</button>
+            <button className={btn} onClick={() => bulk.mutate({ userIds: ids, action: { kind: "disable" } })}>
+              Disable
+            </button>
+            <button className={btn} onClick={() => bulk.mutate({ userIds: ids, action: { kind: "enable" } })}>
+              Enable
+            </button>
+            <button className={btn} onClick={bulkGrant}>
+              Grant credits
+            </button>
           </div>
         )}
       </div>
       {message && (
         <p className="rounded bg-amber-50 p-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100" role="status">
-          {message} <button className="ml-2 underline" onClick={() => setMessage(null)}>dismiss</button>
+          {message}{" "}
+          <button className="ml-2 underline" onClick={() => setMessage(null)}>
+            dismiss
+          </button>
         </p>
       )}
       {outcomes && (
         <div className={`${card} p-3 text-sm`} data-testid="bulk-outcomes">
           <div className="mb-1 flex justify-between font-medium">
-            Bulk result <button className="underline" onClick={() => setOutcomes(null)}>close</button>
+            Bulk result{" "}
+            <button className="underline" onClick={() => setOutcomes(null)}>
+              close
+            </button>
           </div>
           <ul>
             {outcomes.map((o) => (
@@ -82,24 +114,39 @@ export function UsersPanel({ selfId }: { selfId: string }) {
               <input type="checkbox" checked={selected.has(u.id)} onChange={() => toggle(u.id)} aria-label={`Select ${u.email}`} />
               <span className="min-w-0 flex-1 truncate font-medium">{u.email}</span>
               {u.disabled && <span className="rounded bg-gray-200 px-1.5 text-xs dark:bg-gray-700">disabled</span>}
-              <select value={u.role} onChange={(e) => setRole.mutate({ userId: u.id, role: e.target.value as "USER" | "ADMIN" })} className={field} aria-label={`Role of ${u.email}`}>
+              <select
+                value={u.role}
+                onChange={(e) => setRole.mutate({ userId: u.id, role: e.target.value as "USER" | "ADMIN" })}
+                className={field}
+                aria-label={`Role of ${u.email}`}
+              >
                 <option value="USER">user</option>
                 <option value="ADMIN">admin</option>
               </select>
             </div>
             <div className="mt-1 flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-gray-500 dark:text-gray-400">
-              <span>{u.vms} VM(s), {u.runningVms} running</span>
+              <span>
+                {u.vms} VM(s), {u.runningVms} running
+              </span>
               <span>balance {u.balance.toFixed(2)}</span>
               <span>{u.sessions} session(s)</span>
               <span>last sign-in {u.lastSignInAt ? <When value={u.lastSignInAt} /> : "never"}</span>
               <span className="flex flex-1 justify-end gap-2">
                 {u.disabled ? (
-                  <button className={btn} onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>Enable</button>
+                  <button className={btn} onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}>
+                    Enable
+                  </button>
                 ) : (
-                  <button className={btn} disabled={u.id === selfId} onClick={() => disable(u)}>Disable</button>
+                  <button className={btn} disabled={u.id === selfId} onClick={() => disable(u)}>
+                    Disable
+                  </button>
                 )}
-                <button className={btn} onClick={() => setOpen(open === u.id ? null : u.id)}>{open === u.id ? "Close" : "Credits & quota"}</button>
-                <button className={btnDanger} disabled={u.id === selfId} onClick={() => remove(u)}>Delete</button>
+                <button className={btn} onClick={() => setOpen(open === u.id ? null : u.id)}>
+                  {open === u.id ? "Close" : "Credits & quota"}
+                </button>
+                <button className={btnDanger} disabled={u.id === selfId} onClick={() => remove(u)}>
+                  Delete
+                </button>
               </span>
             </div>
             {open === u.id && <UserAccount userId={u.id} onError={setMessage} />}
@@ -142,7 +189,9 @@ function UserAccount({ userId, onError }: { userId: string; onError: (m: string)
         <div className="flex flex-wrap gap-2">
           <input name="amount" type="number" step="0.01" required placeholder="+50 or -10" className={`${field} w-28`} aria-label="Amount" />
           <input name="reason" required placeholder="Reason" className={`${field} min-w-0 flex-1`} aria-label="Reason" />
-          <button className={btn} disabled={grant.isPending}>Apply</button>
+          <button className={btn} disabled={grant.isPending}>
+            Apply
+          </button>
         </div>
         <ul className="max-h-40 overflow-auto text-xs">
           {ledger.map((l) => (
@@ -168,12 +217,24 @@ function UserAccount({ userId, onError }: { userId: string; onError: (m: string)
         <div className="grid grid-cols-2 gap-2 sm:grid-cols-5">
           {QUOTA_FIELDS.map(([k, label]) => (
             <label key={k} className="text-xs">
-              {label} <span className="text-gray-500">(uses {quota.usage[k === "maxVms" ? "vms" : k === "maxCpus" ? "cpus" : k === "maxRamMb" ? "ramMb" : k === "maxDiskGb" ? "diskGb" : "running"]})</span>
-              <input name={k} type="number" min={0} defaultValue={quota.overrides?.[k] ?? ""} placeholder={String(quota.defaults[k])} className={`${field} w-full`} />
+              {label}{" "}
+              <span className="text-gray-500">
+                (uses {quota.usage[k === "maxVms" ? "vms" : k === "maxCpus" ? "cpus" : k === "maxRamMb" ? "ramMb" : k === "maxDiskGb" ? "diskGb" : "running"]})
+              </span>
+              <input
+                name={k}
+                type="number"
+                min={0}
+                defaultValue={quota.overrides?.[k] ?? ""}
+                placeholder={String(quota.defaults[k])}
+                className={`${field} w-full`}
+              />
             </label>
           ))}
         </div>
-        <button className={btn} disabled={setQuota.isPending}>Save quota</button>
+        <button className={btn} disabled={setQuota.isPending}>
+          Save quota
+        </button>
       </form>
     </div>
   );

@@ -34,7 +34,13 @@ export function EventDetails({ event }: { event: EventRow }) {
             <div key={k} className="contents">
               <dt className="text-gray-500 dark:text-gray-400">{k}</dt>
               <dd className="font-mono break-all">
-                {k === "Target VM" ? <Link className="text-blue-700 hover:underline dark:text-blue-300" href={`/vms/${v}`}>{v}</Link> : v}
+                {k === "Target VM" ? (
+                  <Link className="text-blue-700 hover:underline dark:text-blue-300" href={`/vms/${v}`}>
+                    {v}
+                  </Link>
+                ) : (
+                  v
+                )}
               </dd>
             </div>
           ))}

@@ -41,31 +41,57 @@ export function EventFeed({ query }: { query: string }) {
     }
     apply(eventFilterFromSearchParams(raw));
   };
-  const exportHref = (format: "csv" | "jsonl") => `/api/events/export?${new URLSearchParams([["format", format], ...eventFilterToSearchParams(filter)]).toString()}`;
+  const exportHref = (format: "csv" | "jsonl") =>
+    `/api/events/export?${new URLSearchParams([["format", format], ...eventFilterToSearchParams(filter)]).toString()}`;
 
   return (
     <div className="space-y-4">
-      <form key={query} onSubmit={onSubmit} className="grid grid-cols-2 gap-2 rounded-lg border border-gray-200 bg-white p-3 sm:grid-cols-4 dark:border-gray-800 dark:bg-gray-900" data-testid="event-filters">
+      <form
+        key={query}
+        onSubmit={onSubmit}
+        className="grid grid-cols-2 gap-2 rounded-lg border border-gray-200 bg-white p-3 sm:grid-cols-4 dark:border-gray-800 dark:bg-gray-900"
+        data-testid="event-filters"
+      >
         <select name="type" defaultValue={filter.type ?? ""} className={input} aria-label="Type" onChange={(e) => e.currentTarget.form?.requestSubmit()}>
           <option value="">All types</option>
           {EVENT_TYPES.map((t) => (
-            <option key={t} value={t}>{t}</option>
+            <option key={t} value={t}>
+              {t}
+            </option>
           ))}
         </select>
-        <select name="severity" defaultValue={filter.severity ?? ""} className={input} aria-label="Severity" onChange={(e) => e.currentTarget.form?.requestSubmit()}>
+        <select
+          name="severity"
+          defaultValue={filter.severity ?? ""}
+          className={input}
+          aria-label="Severity"
+          onChange={(e) => e.currentTarget.form?.requestSubmit()}
+        >
           <option value="">All severities</option>
           {SEVERITIES.map((s) => (
-            <option key={s} value={s}>{s.toLowerCase()}</option>
+            <option key={s} value={s}>
+              {s.toLowerCase()}
+            </option>
           ))}
         </select>
         <input name="from" type="datetime-local" defaultValue={toLocalInput(filter.from)} className={input} aria-label="From" />
         <input name="to" type="datetime-local" defaultValue={toLocalInput(filter.to)} className={input} aria-label="To" />
         <input name="user" defaultValue={filter.user ?? ""} placeholder="User email or id" className={input} aria-label="User" />
         <input name="vm" defaultValue={filter.vm ?? ""} placeholder="VM id" className={input} aria-label="VM" />
-        <input name="q" defaultValue={filter.q ?? ""} placeholder="Search message, email, IP" className={`${input} col-span-2 sm:col-span-1`} aria-label="Search" />
+        <input
+          name="q"
+          defaultValue={filter.q ?? ""}
+          placeholder="Search message, email, IP"
+          className={`${input} col-span-2 sm:col-span-1`}
+          aria-label="Search"
+        />
         <div className="col-span-2 flex gap-2 sm:col-span-1">
-          <button type="submit" className="flex-1 rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">Filter</button>
-          <button type="button" onClick={() => apply({})} className="rounded border border-gray-300 px-3 py-1.5 text-sm dark:border-gray-700">Clear</button>
+          <button type="submit" className="flex-1 rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">
+            Filter
+          </button>
+          <button type="button" onClick={() => apply({})} className="rounded border border-gray-300 px-3 py-1.5 text-sm dark:border-gray-700">
+            Clear
+          </button>
         </div>
       </form>
 
@@ -75,16 +101,36 @@ export function EventFeed({ query }: { query: string }) {
           {feed.isError && <span className="ml-2 text-red-600">Could not load events: {feed.error.message}</span>}
         </p>
         <div className="flex gap-2">
-          <a href={exportHref("csv")} className="rounded border border-gray-300 px-3 py-1.5 hover:bg-gray-50 dark:border-gray-700 dark:hover:bg-gray-800" data-testid="export-csv">Export CSV</a>
-          <a href={exportHref("jsonl")} className="rounded border border-gray-300 px-3 py-1.5 hover:bg-gray-50 dark:border-gray-700 dark:hover:bg-gray-800" data-testid="export-jsonl">Export JSON lines</a>
+          <a
+            href={exportHref("csv")}
+            className="rounded border border-gray-300 px-3 py-1.5 hover:bg-gray-50 dark:border-gray-700 dark:hover:bg-gray-800"
+            data-testid="export-csv"
+          >
+            Export CSV
+          </a>
+          <a
+            href={exportHref("jsonl")}
+            className="rounded border border-gray-300 px-3 py-1.5 hover:bg-gray-50 dark:border-gray-700 dark:hover:bg-gray-800"
+            data-testid="export-jsonl"
+          >
+            Export JSON lines
+          </a>
         </div>
       </div>
 
-      <ul className="divide-y divide-gray-100 overflow-hidden rounded-lg border border-gray-200 bg-white dark:divide-gray-800 dark:border-gray-800 dark:bg-gray-900" data-testid="event-list">
+      <ul
+        className="divide-y divide-gray-100 overflow-hidden rounded-lg border border-gray-200 bg-white dark:divide-gray-800 dark:border-gray-800 dark:bg-gray-900"
+        data-testid="event-list"
+      >
         {events.length === 0 && !feed.isPending && <li className="p-6 text-center text-gray-500">No events match.</li>}
         {events.map((e) => (
           <li key={e.id} className={SEVERITY_ROW[e.severity]} data-testid="event-row">
-            <button type="button" onClick={() => setOpen(open === e.id ? null : e.id)} className="flex w-full flex-col gap-1 px-3 py-2 text-left hover:bg-gray-50 sm:flex-row sm:items-center sm:gap-3 dark:hover:bg-gray-800/60" aria-expanded={open === e.id}>
+            <button
+              type="button"
+              onClick={() => setOpen(open === e.id ? null : e.id)}
+              className="flex w-full flex-col gap-1 px-3 py-2 text-left hover:bg-gray-50 sm:flex-row sm:items-center sm:gap-3 dark:hover:bg-gray-800/60"
+              aria-expanded={open === e.id}
+            >
               <When value={e.createdAt} className="shrink-0 font-mono text-xs text-gray-500 sm:w-44 dark:text-gray-400" />
               <span className="flex shrink-0 items-center gap-2 sm:w-40">
                 <SeverityBadge severity={e.severity} />
@@ -96,14 +142,22 @@ export function EventFeed({ query }: { query: string }) {
             {open === e.id && (
               <div className="border-t border-gray-100 bg-gray-50 p-3 dark:border-gray-800 dark:bg-gray-950/50">
                 <EventDetails event={e} />
-                <Link href={`/events/${e.id}`} className="mt-2 inline-block text-sm text-blue-700 hover:underline dark:text-blue-300">Permalink</Link>
+                <Link href={`/events/${e.id}`} className="mt-2 inline-block text-sm text-blue-700 hover:underline dark:text-blue-300">
+                  Permalink
+                </Link>
               </div>
             )}
           </li>
         ))}
       </ul>
       {feed.hasNextPage && (
-        <button type="button" onClick={() => void feed.fetchNextPage()} disabled={feed.isFetchingNextPage} className="w-full rounded border border-gray-300 py-2 text-sm hover:bg-gray-50 disabled:opacity-50 dark:border-gray-700 dark:hover:bg-gray-800" data-testid="load-more">
+        <button
+          type="button"
+          onClick={() => void feed.fetchNextPage()}
+          disabled={feed.isFetchingNextPage}
+          className="w-full rounded border border-gray-300 py-2 text-sm hover:bg-gray-50 disabled:opacity-50 dark:border-gray-700 dark:hover:bg-gray-800"
+          data-testid="load-more"
+        >
           {feed.isFetchingNextPage ? "Loading…" : "Older events"}
         </button>
       )}

@@ -8,7 +8,11 @@ const STYLE: Record<Severity, string> = {
 };
 
 export function SeverityBadge({ severity }: { severity: Severity }) {
-  return <span data-testid="event-severity" className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ${STYLE[severity]}`}>{severity.toLowerCase()}</span>;
+  return (
+    <span data-testid="event-severity" className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ${STYLE[severity]}`}>
+      {severity.toLowerCase()}
+    </span>
+  );
 }
 
 /** The row accent for a severity, so critical events stand out in a long list. */
@@ -17,4 +21,3 @@ export const SEVERITY_ROW: Record<Severity, string> = {
   WARNING: "border-l-4 border-l-amber-400",
   CRITICAL: "border-l-4 border-l-red-600 bg-red-50 dark:bg-red-950/40",
 };
-

@@ -23,10 +23,30 @@ export type BandColor = "blue" | "emerald" | "violet" | "amber";
 
 // Whole class names, so Tailwind finds them in this file.
 const COLOR_CLASSES: Record<BandColor, { line: string; band: string; dot: string; swatch: string }> = {
-  blue: { line: "stroke-blue-500 dark:stroke-blue-400", band: "fill-blue-500 dark:fill-blue-400", dot: "fill-blue-500 dark:fill-blue-400", swatch: "bg-blue-500" },
-  emerald: { line: "stroke-emerald-500 dark:stroke-emerald-400", band: "fill-emerald-500 dark:fill-emerald-400", dot: "fill-emerald-500 dark:fill-emerald-400", swatch: "bg-emerald-500" },
-  violet: { line: "stroke-violet-500 dark:stroke-violet-400", band: "fill-violet-500 dark:fill-violet-400", dot: "fill-violet-500 dark:fill-violet-400", swatch: "bg-violet-500" },
-  amber: { line: "stroke-amber-500 dark:stroke-amber-400", band: "fill-amber-500 dark:fill-amber-400", dot: "fill-amber-500 dark:fill-amber-400", swatch: "bg-amber-500" },
+  blue: {
+    line: "stroke-blue-500 dark:stroke-blue-400",
+    band: "fill-blue-500 dark:fill-blue-400",
+    dot: "fill-blue-500 dark:fill-blue-400",
+    swatch: "bg-blue-500",
+  },
+  emerald: {
+    line: "stroke-emerald-500 dark:stroke-emerald-400",
+    band: "fill-emerald-500 dark:fill-emerald-400",
+    dot: "fill-emerald-500 dark:fill-emerald-400",
+    swatch: "bg-emerald-500",
+  },
+  violet: {
+    line: "stroke-violet-500 dark:stroke-violet-400",
+    band: "fill-violet-500 dark:fill-violet-400",
+    dot: "fill-violet-500 dark:fill-violet-400",
+    swatch: "bg-violet-500",
+  },
+  amber: {
+    line: "stroke-amber-500 dark:stroke-amber-400",
+    band: "fill-amber-500 dark:fill-amber-400",
+    dot: "fill-amber-500 dark:fill-amber-400",
+    swatch: "bg-amber-500",
+  },
 };
 
 export interface BandChartSeries {
@@ -40,11 +60,22 @@ export interface BandChartSeries {
 }
 
 /** What both axes share: Tremor's label look, no tick marks or axis line. */
-const AXIS_PROPS = { tickLine: false, axisLine: false, fill: "", stroke: "", className: "text-tremor-label fill-tremor-content dark:fill-dark-tremor-content" } as const;
+const AXIS_PROPS = {
+  tickLine: false,
+  axisLine: false,
+  fill: "",
+  stroke: "",
+  className: "text-tremor-label fill-tremor-content dark:fill-dark-tremor-content",
+} as const;
 
 function BandTooltip({ point, label, unit, series }: { point: BandPoint | undefined; label: string; unit: MetricUnit; series: BandChartSeries[] }) {
   return (
-    <div className="rounded-tremor-default border border-tremor-border bg-tremor-background text-tremor-default shadow-tremor-dropdown dark:border-dark-tremor-border dark:bg-dark-tremor-background dark:shadow-dark-tremor-dropdown">
+    <div
+      className={[
+        "rounded-tremor-default border border-tremor-border bg-tremor-background text-tremor-default shadow-tremor-dropdown",
+        "dark:border-dark-tremor-border dark:bg-dark-tremor-background dark:shadow-dark-tremor-dropdown",
+      ].join(" ")}
+    >
       <p className="border-b border-tremor-border px-3 py-1.5 font-medium text-tremor-content-emphasis dark:border-dark-tremor-border dark:text-dark-tremor-content-emphasis">
         {point ? formatWhen(point.t) : label}
       </p>
@@ -58,7 +89,9 @@ function BandTooltip({ point, label, unit, series }: { point: BandPoint | undefi
                   <span className={`h-2.5 w-2.5 shrink-0 rounded-full ${COLOR_CLASSES[s.color].swatch}`} />
                   {s.name}
                 </span>
-                <span className="font-medium tabular-nums text-tremor-content-emphasis dark:text-dark-tremor-content-emphasis">{v?.avg === null || !v ? "no data" : formatValue(unit, v.avg)}</span>
+                <span className="font-medium tabular-nums text-tremor-content-emphasis dark:text-dark-tremor-content-emphasis">
+                  {v?.avg === null || !v ? "no data" : formatValue(unit, v.avg)}
+                </span>
               </div>
               {v && v.avg !== null && (
                 <p className="text-right text-tremor-label tabular-nums text-tremor-content dark:text-dark-tremor-content">
@@ -89,13 +122,7 @@ export function BandChart({ title, unit, t, series, testId }: { title: string; u
         <ResponsiveContainer width="100%" height="100%">
           <ComposedChart data={points} margin={{ top: 5, right: 4, bottom: 0, left: 0 }}>
             <CartesianGrid className="stroke-tremor-border stroke-1 dark:stroke-dark-tremor-border" horizontal vertical={false} />
-            <XAxis
-              dataKey="label"
-              interval="equidistantPreserveStart"
-              minTickGap={5}
-              tick={{ transform: "translate(0, 6)" }}
-              {...AXIS_PROPS}
-            />
+            <XAxis dataKey="label" interval="equidistantPreserveStart" minTickGap={5} tick={{ transform: "translate(0, 6)" }} {...AXIS_PROPS} />
             <YAxis
               width={64}
               type="number"
@@ -164,5 +191,13 @@ export function BandChart({ title, unit, t, series, testId }: { title: string; u
 
 /** One metric over time: its average with the min–max band. */
 export function HistoryChart({ title, unit, series, testId }: { title: string; unit: MetricUnit; series: ChartSeries; testId?: string }) {
-  return <BandChart title={title} unit={unit} t={series.t} series={[{ key: "value", name: title, color: "blue", avg: series.avg, min: series.min, max: series.max }]} testId={testId} />;
+  return (
+    <BandChart
+      title={title}
+      unit={unit}
+      t={series.t}
+      series={[{ key: "value", name: title, color: "blue", avg: series.avg, min: series.min, max: series.max }]}
+      testId={testId}
+    />
+  );
 }

@@ -65,8 +65,12 @@ export async function HostDeviceHistoryCharts({ range }: { range: RangeKey }) {
   const trpc = await api();
   const devices = await trpc.metrics.hostDevices({ range });
   const [filesystems, interfaces] = await Promise.all([
-    Promise.all(devices.filesystems.map(async (fs) => ({ ...fs, h: await trpc.metrics.deviceHistory({ source: fs.source, metrics: [...DEVICE_METRICS.fs], range }) }))),
-    Promise.all(devices.interfaces.map(async (nic) => ({ ...nic, h: await trpc.metrics.deviceHistory({ source: nic.source, metrics: [...DEVICE_METRICS.net], range }) }))),
+    Promise.all(
+      devices.filesystems.map(async (fs) => ({ ...fs, h: await trpc.metrics.deviceHistory({ source: fs.source, metrics: [...DEVICE_METRICS.fs], range }) })),
+    ),
+    Promise.all(
+      devices.interfaces.map(async (nic) => ({ ...nic, h: await trpc.metrics.deviceHistory({ source: nic.source, metrics: [...DEVICE_METRICS.net], range }) })),
+    ),
   ]);
   return (
     <div className="space-y-4">
@@ -74,7 +78,13 @@ export async function HostDeviceHistoryCharts({ range }: { range: RangeKey }) {
         <h2 className="text-base font-semibold">Filesystems</h2>
         <div className="grid gap-3 md:grid-cols-2">
           {filesystems.map(({ path, h }) => (
-            <HistoryChart key={path} testId={`chart-fs-${path}`} title={`${path} · ${METRICS.fsPct.label}`} unit={METRICS.fsPct.unit} series={{ t: h.t, ...h.series.fsPct! }} />
+            <HistoryChart
+              key={path}
+              testId={`chart-fs-${path}`}
+              title={`${path} · ${METRICS.fsPct.label}`}
+              unit={METRICS.fsPct.unit}
+              series={{ t: h.t, ...h.series.fsPct! }}
+            />
           ))}
         </div>
       </section>

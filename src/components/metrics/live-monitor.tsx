@@ -25,13 +25,59 @@ export function HostTiles({ state }: { state: CurrentState }) {
   const trend = (m: MetricName, max?: number) => ({ t: host.trend.t, values: host.trend.values[m] ?? [], maxGapMs: gap, max });
   return (
     <div className="grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-4" data-testid="host-tiles">
-      <MetricTile testId="tile-cpu" label="CPU" value={formatMetric("cpuPct", v.cpuPct)} detail={`iowait ${formatMetric("cpuIowaitPct", v.cpuIowaitPct)} · steal ${formatMetric("cpuStealPct", v.cpuStealPct)}`} trend={trend("cpuPct", 100)} alert={alertFor(alerts, "host", "cpuPct")} />
-      <MetricTile testId="tile-memory" label="Memory" value={formatMetric("memPct", v.memPct)} detail={`${formatMetric("memUsedBytes", v.memUsedBytes)} of ${formatMetric("memTotalBytes", v.memTotalBytes)}`} trend={trend("memPct", 100)} alert={alertFor(alerts, "host", "memPct")} />
-      <MetricTile testId="tile-disk" label="Disk (fullest)" value={formatMetric("fsPct", v.fsPct)} detail={`${formatMetric("fsUsedBytes", v.fsUsedBytes)} of ${formatMetric("fsSizeBytes", v.fsSizeBytes)}`} trend={trend("fsPct", 100)} alert={alertFor(alerts, "host", "fsPct")} />
-      <MetricTile testId="tile-swap" label="Swap" value={formatMetric("swapPct", v.swapPct)} detail={v.swapTotalBytes ? `${formatMetric("swapUsedBytes", v.swapUsedBytes)} of ${formatMetric("swapTotalBytes", v.swapTotalBytes)}` : "no swap"} trend={trend("swapPct", 100)} alert={alertFor(alerts, "host", "swapPct")} />
-      <MetricTile testId="tile-load" label="Load (1 / 5 / 15)" value={`${formatMetric("load1", v.load1)} / ${formatMetric("load5", v.load5)} / ${formatMetric("load15", v.load15)}`} detail={`${formatMetric("cpuCount", v.cpuCount)} CPUs${v.cpuMhz ? ` · ${formatMetric("cpuMhz", v.cpuMhz)}` : ""}`} trend={trend("load1")} />
-      <MetricTile testId="tile-net" label="Network in / out" value={`${formatMetric("netRxBps", v.netRxBps)}`} detail={`out ${formatMetric("netTxBps", v.netTxBps)}`} trend={trend("netRxBps")} />
-      <MetricTile testId="tile-diskio" label="Disk read / write" value={formatMetric("diskReadBps", v.diskReadBps)} detail={`write ${formatMetric("diskWriteBps", v.diskWriteBps)} · ${formatMetric("diskReadOps", v.diskReadOps)} r, ${formatMetric("diskWriteOps", v.diskWriteOps)} w`} trend={trend("diskWriteBps")} />
+      <MetricTile
+        testId="tile-cpu"
+        label="CPU"
+        value={formatMetric("cpuPct", v.cpuPct)}
+        detail={`iowait ${formatMetric("cpuIowaitPct", v.cpuIowaitPct)} · steal ${formatMetric("cpuStealPct", v.cpuStealPct)}`}
+        trend={trend("cpuPct", 100)}
+        alert={alertFor(alerts, "host", "cpuPct")}
+      />
+      <MetricTile
+        testId="tile-memory"
+        label="Memory"
+        value={formatMetric("memPct", v.memPct)}
+        detail={`${formatMetric("memUsedBytes", v.memUsedBytes)} of ${formatMetric("memTotalBytes", v.memTotalBytes)}`}
+        trend={trend("memPct", 100)}
+        alert={alertFor(alerts, "host", "memPct")}
+      />
+      <MetricTile
+        testId="tile-disk"
+        label="Disk (fullest)"
+        value={formatMetric("fsPct", v.fsPct)}
+        detail={`${formatMetric("fsUsedBytes", v.fsUsedBytes)} of ${formatMetric("fsSizeBytes", v.fsSizeBytes)}`}
+        trend={trend("fsPct", 100)}
+        alert={alertFor(alerts, "host", "fsPct")}
+      />
+      <MetricTile
+        testId="tile-swap"
+        label="Swap"
+        value={formatMetric("swapPct", v.swapPct)}
+        detail={v.swapTotalBytes ? `${formatMetric("swapUsedBytes", v.swapUsedBytes)} of ${formatMetric("swapTotalBytes", v.swapTotalBytes)}` : "no swap"}
+        trend={trend("swapPct", 100)}
+        alert={alertFor(alerts, "host", "swapPct")}
+      />
+      <MetricTile
+        testId="tile-load"
+        label="Load (1 / 5 / 15)"
+        value={`${formatMetric("load1", v.load1)} / ${formatMetric("load5", v.load5)} / ${formatMetric("load15", v.load15)}`}
+        detail={`${formatMetric("cpuCount", v.cpuCount)} CPUs${v.cpuMhz ? ` · ${formatMetric("cpuMhz", v.cpuMhz)}` : ""}`}
+        trend={trend("load1")}
+      />
+      <MetricTile
+        testId="tile-net"
+        label="Network in / out"
+        value={`${formatMetric("netRxBps", v.netRxBps)}`}
+        detail={`out ${formatMetric("netTxBps", v.netTxBps)}`}
+        trend={trend("netRxBps")}
+      />
+      <MetricTile
+        testId="tile-diskio"
+        label="Disk read / write"
+        value={formatMetric("diskReadBps", v.diskReadBps)}
+        detail={`write ${formatMetric("diskWriteBps", v.diskWriteBps)} · ${formatMetric("diskReadOps", v.diskReadOps)} r, ${formatMetric("diskWriteOps", v.diskWriteOps)} w`}
+        trend={trend("diskWriteBps")}
+      />
       <MetricTile testId="tile-uptime" label="Uptime" value={formatMetric("uptimeS", v.uptimeS)} />
     </div>
   );
@@ -66,12 +112,26 @@ export function VmTile({ vm, alerts, intervalMs, href }: { vm: CurrentState["vms
 }
 
 export function OpenAlertList({ alerts }: { alerts: Alerts }) {
-  if (alerts.length === 0) return <p className="text-sm text-gray-500 dark:text-gray-400" data-testid="no-alerts">No open alerts.</p>;
+  if (alerts.length === 0)
+    return (
+      <p className="text-sm text-gray-500 dark:text-gray-400" data-testid="no-alerts">
+        No open alerts.
+      </p>
+    );
   return (
     <ul className="space-y-1" data-testid="open-alerts">
       {alerts.map((a) => (
         <li key={a.id} className="flex flex-wrap items-baseline gap-x-2 text-sm">
-          <span className={`rounded-full px-1.5 py-0.5 text-[10px] font-semibold uppercase ${a.severity === "CRITICAL" ? "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200" : "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200"}`}>{a.severity.toLowerCase()}</span>
+          <span
+            className={[
+              "rounded-full px-1.5 py-0.5 text-[10px] font-semibold uppercase",
+              a.severity === "CRITICAL"
+                ? "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200"
+                : "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200",
+            ].join(" ")}
+          >
+            {a.severity.toLowerCase()}
+          </span>
           <span className="font-medium">{a.ruleName}</span>
           <span className="text-gray-500 dark:text-gray-400">
             {a.source === "host" ? "host" : a.source} · now {formatMetric(a.metric as MetricName, a.lastValue)} · since <When value={a.openedAt} style="time" />
@@ -84,7 +144,13 @@ export function OpenAlertList({ alerts }: { alerts: Alerts }) {
 
 export function LiveMonitor({ initial }: { initial: CurrentState }) {
   const trpc = useTRPC();
-  const { data = initial, isError } = useQuery(trpc.metrics.current.queryOptions(undefined, { initialData: initial, refetchInterval: Math.max(2000, initial.intervalMs), refetchIntervalInBackground: false }));
+  const { data = initial, isError } = useQuery(
+    trpc.metrics.current.queryOptions(undefined, {
+      initialData: initial,
+      refetchInterval: Math.max(2000, initial.intervalMs),
+      refetchIntervalInBackground: false,
+    }),
+  );
   return (
     <div className="space-y-5">
       <section>

@@ -30,7 +30,14 @@ export function MetricTile({
       <div className="flex items-center justify-between gap-2 text-xs text-gray-500 dark:text-gray-400">
         <span className="truncate">{label}</span>
         {alert && (
-          <span className={`rounded-full px-1.5 py-0.5 text-[10px] font-semibold uppercase ${alert === "CRITICAL" ? "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200" : "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200"}`}>
+          <span
+            className={[
+              "rounded-full px-1.5 py-0.5 text-[10px] font-semibold uppercase",
+              alert === "CRITICAL"
+                ? "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200"
+                : "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-200",
+            ].join(" ")}
+          >
             alert
           </span>
         )}
@@ -50,7 +57,11 @@ export function Freshness({ ageMs, intervalMs, sampledAt }: { ageMs: number | nu
   const s = Math.max(0, Math.round(ageMs / 1000));
   const stale = ageMs > 3 * intervalMs;
   return (
-    <span className={`text-xs ${stale ? "font-medium text-amber-700 dark:text-amber-400" : "text-gray-500 dark:text-gray-400"}`} data-testid="freshness" data-sampled-at={sampledAt ?? undefined}>
+    <span
+      className={`text-xs ${stale ? "font-medium text-amber-700 dark:text-amber-400" : "text-gray-500 dark:text-gray-400"}`}
+      data-testid="freshness"
+      data-sampled-at={sampledAt ?? undefined}
+    >
       {stale ? "stale: " : ""}updated {s < 120 ? `${s} s` : `${Math.round(s / 60)} min`} ago
     </span>
   );

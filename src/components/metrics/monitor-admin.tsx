@@ -25,7 +25,14 @@ function Health() {
     ["Last tick", when(s?.lastTickAt)],
     ["Tick duration p50 / p95", `${ms(s?.tickMsP50)} / ${ms(s?.tickMsP95)}`],
     ["Ticks / skipped", s ? `${s.ticks} / ${s.skippedTicks}` : "–"],
-    ["Errors by collector", s && Object.keys(s.errorsByCollector).length ? Object.entries(s.errorsByCollector).map(([k, n]) => `${k}: ${n}`).join(", ") : "none"],
+    [
+      "Errors by collector",
+      s && Object.keys(s.errorsByCollector).length
+        ? Object.entries(s.errorsByCollector)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(", ")
+        : "none",
+    ],
     [
       "Last retention",
       s?.lastRetention ? (
@@ -50,11 +57,12 @@ function Health() {
           </div>
         ))}
       </dl>
-      {s && Object.entries(s.lastErrors).map(([k, e]) => (
-        <p key={k} className="mt-1 break-words text-xs text-red-700 dark:text-red-400">
-          {k}: {e.message} ({when(e.at)})
-        </p>
-      ))}
+      {s &&
+        Object.entries(s.lastErrors).map(([k, e]) => (
+          <p key={k} className="mt-1 break-words text-xs text-red-700 dark:text-red-400">
+            {k}: {e.message} ({when(e.at)})
+          </p>
+        ))}
     </div>
   );
 }
@@ -85,7 +93,15 @@ function Actions() {
         <div className="mt-2 overflow-x-auto" data-testid="collect-result">
           <p className="text-sm">
             Tick at <When value={collect.data.ts} style="time" /> took {collect.data.durationMs.toFixed(1)} ms, wrote {collect.data.written} rows
-            {Object.keys(collect.data.errors).length > 0 && <span className="text-red-600"> · errors: {Object.entries(collect.data.errors).map(([k, v]) => `${k}: ${v}`).join("; ")}</span>}
+            {Object.keys(collect.data.errors).length > 0 && (
+              <span className="text-red-600">
+                {" "}
+                · errors:{" "}
+                {Object.entries(collect.data.errors)
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join("; ")}
+              </span>
+            )}
           </p>
           <table className="mt-1 w-full text-xs">
             <tbody>
@@ -121,14 +137,26 @@ type RuleForm = {
   enabled: boolean;
   webhookUrl: string | null;
 };
-const EMPTY: RuleForm = { name: "", metric: "cpuPct", comparison: "gte", threshold: 90, clearThreshold: 80, durationS: 60, scope: "host", severity: "WARNING", enabled: true, webhookUrl: null };
+const EMPTY: RuleForm = {
+  name: "",
+  metric: "cpuPct",
+  comparison: "gte",
+  threshold: 90,
+  clearThreshold: 80,
+  durationS: 60,
+  scope: "host",
+  severity: "WARNING",
+  enabled: true,
+  webhookUrl: null,
+};
 
 /** A webhook signing secret, just made: the only time the server hands it out. */
 function SecretOnce({ name, secret, onDismiss }: { name: string; secret: string; onDismiss: () => void }) {
   return (
     <div className="mb-2 rounded border border-amber-400 bg-amber-50 p-2 text-sm dark:bg-amber-950" role="alert">
       <p>
-        Signing secret for the webhook of <strong>{name}</strong>. Copy it into your receiver now: it is not shown again (rotate it for a new one). See docs/webhooks.md.
+        Signing secret for the webhook of <strong>{name}</strong>. Copy it into your receiver now: it is not shown again (rotate it for a new one). See
+        docs/webhooks.md.
       </p>
       <code className="mt-1 block break-all rounded bg-white px-2 py-1 font-mono text-xs dark:bg-gray-900" data-testid="webhook-secret">
         {secret}
@@ -166,19 +194,68 @@ function RuleEditor({ initial, onDone, onSecret }: { initial: RuleForm; onDone: 
   };
   return (
     <form onSubmit={submit} className="grid grid-cols-2 gap-2 text-sm sm:grid-cols-4" data-testid="rule-editor">
-      <label className="col-span-2">Name<input className={input} value={f.name} onChange={(e) => set("name", e.target.value)} required maxLength={100} /></label>
-      <label>Scope<select className={input} value={f.scope} onChange={(e) => set("scope", e.target.value as RuleForm["scope"])}><option value="host">host</option><option value="vms">every VM</option></select></label>
-      <label>Metric<select className={input} value={f.metric} onChange={(e) => set("metric", e.target.value)}>{metrics.map((m) => <option key={m} value={m}>{METRICS[m].label}</option>)}</select></label>
-      <label>When<select className={input} value={f.comparison} onChange={(e) => set("comparison", e.target.value as RuleForm["comparison"])}><option value="gte">≥ threshold</option><option value="lte">≤ threshold</option></select></label>
-      <label>Threshold<input className={input} type="number" step="any" value={f.threshold} onChange={(e) => set("threshold", Number(e.target.value))} /></label>
-      <label>Clears at<input className={input} type="number" step="any" value={f.clearThreshold} onChange={(e) => set("clearThreshold", Number(e.target.value))} /></label>
-      <label>Held for (s)<input className={input} type="number" min={0} max={86400} value={f.durationS} onChange={(e) => set("durationS", Number(e.target.value))} /></label>
-      <label>Severity<select className={input} value={f.severity} onChange={(e) => set("severity", e.target.value as RuleForm["severity"])}><option>WARNING</option><option>CRITICAL</option></select></label>
-      <label className="col-span-2 sm:col-span-3">Webhook URL (optional)<input className={input} type="url" value={f.webhookUrl ?? ""} onChange={(e) => set("webhookUrl", e.target.value || null)} placeholder="https://…" /></label>
-      <label className="flex items-center gap-2 self-end"><input type="checkbox" checked={f.enabled} onChange={(e) => set("enabled", e.target.checked)} />enabled</label>
+      <label className="col-span-2">
+        Name
+        <input className={input} value={f.name} onChange={(e) => set("name", e.target.value)} required maxLength={100} />
+      </label>
+      <label>
+        Scope
+        <select className={input} value={f.scope} onChange={(e) => set("scope", e.target.value as RuleForm["scope"])}>
+          <option value="host">host</option>
+          <option value="vms">every VM</option>
+        </select>
+      </label>
+      <label>
+        Metric
+        <select className={input} value={f.metric} onChange={(e) => set("metric", e.target.value)}>
+          {metrics.map((m) => (
+            <option key={m} value={m}>
+              {METRICS[m].label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        When
+        <select className={input} value={f.comparison} onChange={(e) => set("comparison", e.target.value as RuleForm["comparison"])}>
+          <option value="gte">≥ threshold</option>
+          <option value="lte">≤ threshold</option>
+        </select>
+      </label>
+      <label>
+        Threshold
+        <input className={input} type="number" step="any" value={f.threshold} onChange={(e) => set("threshold", Number(e.target.value))} />
+      </label>
+      <label>
+        Clears at
+        <input className={input} type="number" step="any" value={f.clearThreshold} onChange={(e) => set("clearThreshold", Number(e.target.value))} />
+      </label>
+      <label>
+        Held for (s)
+        <input className={input} type="number" min={0} max={86400} value={f.durationS} onChange={(e) => set("durationS", Number(e.target.value))} />
+      </label>
+      <label>
+        Severity
+        <select className={input} value={f.severity} onChange={(e) => set("severity", e.target.value as RuleForm["severity"])}>
+          <option>WARNING</option>
+          <option>CRITICAL</option>
+        </select>
+      </label>
+      <label className="col-span-2 sm:col-span-3">
+        Webhook URL (optional)
+        <input className={input} type="url" value={f.webhookUrl ?? ""} onChange={(e) => set("webhookUrl", e.target.value || null)} placeholder="https://…" />
+      </label>
+      <label className="flex items-center gap-2 self-end">
+        <input type="checkbox" checked={f.enabled} onChange={(e) => set("enabled", e.target.checked)} />
+        enabled
+      </label>
       <div className="col-span-2 flex items-center gap-2 sm:col-span-4">
-        <button className={button} type="submit" disabled={create.isPending || update.isPending}>{f.id ? "Save rule" : "Add rule"}</button>
-        <button type="button" className="text-sm text-gray-600 dark:text-gray-300" onClick={onDone}>Cancel</button>
+        <button className={button} type="submit" disabled={create.isPending || update.isPending}>
+          {f.id ? "Save rule" : "Add rule"}
+        </button>
+        <button type="button" className="text-sm text-gray-600 dark:text-gray-300" onClick={onDone}>
+          Cancel
+        </button>
         {error && <span className="text-red-600">{error.message}</span>}
       </div>
     </form>
@@ -204,7 +281,11 @@ function Rules() {
     <div className={card} data-testid="alert-rules">
       <div className="mb-2 flex items-center justify-between">
         <h3 className="font-medium">Alert rules</h3>
-        {!editing && <button className={button} onClick={() => setEditing(EMPTY)}>New rule</button>}
+        {!editing && (
+          <button className={button} onClick={() => setEditing(EMPTY)}>
+            New rule
+          </button>
+        )}
       </div>
       {shown && <SecretOnce {...shown} onDismiss={() => setShown(null)} />}
       {editing && <RuleEditor key={editing.id ?? "new"} initial={editing} onDone={() => setEditing(null)} onSecret={setShown} />}
@@ -215,23 +296,42 @@ function Rules() {
           <li key={r.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2 text-sm">
             <span className={`font-medium ${r.enabled ? "" : "text-gray-400 line-through"}`}>{r.name}</span>
             <span className="text-gray-600 dark:text-gray-300">
-              {r.scope === "host" ? "host" : "each VM"}: {METRICS[r.metric as MetricName]?.label ?? r.metric} {r.comparison === "gte" ? "≥" : "≤"} {formatMetric(r.metric as MetricName, r.threshold)} for {r.durationS} s, clears at {formatMetric(r.metric as MetricName, r.clearThreshold)} · {r.severity.toLowerCase()}
+              {r.scope === "host" ? "host" : "each VM"}: {METRICS[r.metric as MetricName]?.label ?? r.metric} {r.comparison === "gte" ? "≥" : "≤"}{" "}
+              {formatMetric(r.metric as MetricName, r.threshold)} for {r.durationS} s, clears at {formatMetric(r.metric as MetricName, r.clearThreshold)} ·{" "}
+              {r.severity.toLowerCase()}
               {r.webhookUrl && " · webhook"}
             </span>
             <span className="ml-auto flex gap-2">
-              <button className="text-blue-600 hover:underline" onClick={() => setEditing({ ...r, comparison: r.comparison as RuleForm["comparison"], scope: r.scope as RuleForm["scope"], severity: r.severity === "CRITICAL" ? "CRITICAL" : "WARNING" })}>Edit</button>
+              <button
+                className="text-blue-600 hover:underline"
+                onClick={() =>
+                  setEditing({
+                    ...r,
+                    comparison: r.comparison as RuleForm["comparison"],
+                    scope: r.scope as RuleForm["scope"],
+                    severity: r.severity === "CRITICAL" ? "CRITICAL" : "WARNING",
+                  })
+                }
+              >
+                Edit
+              </button>
               {r.webhookUrl && (
                 <button
                   className="text-blue-600 hover:underline disabled:opacity-50"
                   disabled={rotate.isPending}
                   onClick={() => {
-                    if (window.confirm(`Rotate the webhook secret of "${r.name}"? Deliveries are signed with the new one at once; update your receiver.`)) rotate.mutate({ id: r.id });
+                    if (window.confirm(`Rotate the webhook secret of "${r.name}"? Deliveries are signed with the new one at once; update your receiver.`))
+                      rotate.mutate({ id: r.id });
                   }}
                 >
                   Rotate secret
                 </button>
               )}
-              {!r.builtinKey && <button className="text-red-600 hover:underline" onClick={() => remove.mutate({ id: r.id })}>Delete</button>}
+              {!r.builtinKey && (
+                <button className="text-red-600 hover:underline" onClick={() => remove.mutate({ id: r.id })}>
+                  Delete
+                </button>
+              )}
             </span>
           </li>
         ))}
@@ -250,7 +350,12 @@ function Deliveries() {
       <ul className="space-y-1 text-xs">
         {data.map((d) => (
           <li key={d.id} className="break-words">
-            <span className={d.status === "delivered" ? "text-emerald-700 dark:text-emerald-400" : d.status === "failed" ? "text-red-700 dark:text-red-400" : ""}>{d.status}</span> · {d.event} · {d.url} · {d.attempts} attempt(s){d.lastStatus ? ` · HTTP ${d.lastStatus}` : ""}
+            <span
+              className={d.status === "delivered" ? "text-emerald-700 dark:text-emerald-400" : d.status === "failed" ? "text-red-700 dark:text-red-400" : ""}
+            >
+              {d.status}
+            </span>{" "}
+            · {d.event} · {d.url} · {d.attempts} attempt(s){d.lastStatus ? ` · HTTP ${d.lastStatus}` : ""}
             {d.lastError ? ` · ${d.lastError}` : ""} · <When value={d.createdAt} />
           </li>
         ))}

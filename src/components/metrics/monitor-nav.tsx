@@ -14,7 +14,12 @@ export function MonitorNav({ current, showAdmin }: { current: "live" | "history"
           key={t.key}
           href={t.href}
           aria-current={t.key === current ? "page" : undefined}
-          className={`-mb-px border-b-2 px-3 py-1.5 text-sm ${t.key === current ? "border-blue-600 font-medium text-blue-700 dark:text-blue-400" : "border-transparent text-gray-600 hover:text-gray-900 dark:text-gray-300 dark:hover:text-white"}`}
+          className={[
+            "-mb-px border-b-2 px-3 py-1.5 text-sm",
+            t.key === current
+              ? "border-blue-600 font-medium text-blue-700 dark:text-blue-400"
+              : "border-transparent text-gray-600 hover:text-gray-900 dark:text-gray-300 dark:hover:text-white",
+          ].join(" ")}
         >
           {t.label}
         </Link>

@@ -9,7 +9,12 @@ export function OpenAlertsBadge() {
   const { data: count } = useQuery(trpc.metrics.openAlertCount.queryOptions(undefined, { refetchInterval: 15_000 }));
   if (!count) return null;
   return (
-    <Link href="/monitor" data-testid="open-alerts-badge" className="rounded-full bg-red-600 px-2 py-0.5 text-xs font-semibold text-white hover:bg-red-700" title="Open alerts">
+    <Link
+      href="/monitor"
+      data-testid="open-alerts-badge"
+      className="rounded-full bg-red-600 px-2 py-0.5 text-xs font-semibold text-white hover:bg-red-700"
+      title="Open alerts"
+    >
       {count} alert{count === 1 ? "" : "s"}
     </Link>
   );

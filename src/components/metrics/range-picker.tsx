@@ -14,7 +14,10 @@ export function RangePicker({ current, basePath }: { current: RangeKey; basePath
           key={r}
           href={`${basePath}?range=${r}`}
           aria-current={r === current ? "page" : undefined}
-          className={`rounded px-2.5 py-1 text-sm ${r === current ? "bg-blue-600 text-white" : "bg-gray-100 text-gray-700 hover:bg-gray-200 dark:bg-gray-800 dark:text-gray-200 dark:hover:bg-gray-700"}`}
+          className={[
+            "rounded px-2.5 py-1 text-sm",
+            r === current ? "bg-blue-600 text-white" : "bg-gray-100 text-gray-700 hover:bg-gray-200 dark:bg-gray-800 dark:text-gray-200 dark:hover:bg-gray-700",
+          ].join(" ")}
         >
           {r}
         </Link>

@@ -1,7 +1,19 @@
 // A tiny trend line as inline SVG: no chart library, so the live page stays
 // light on a phone. A missing reading (null) or a pause longer than `maxGapMs`
 // breaks the line, so gaps stay visible.
-export function Sparkline({ t, values, maxGapMs, max, className = "" }: { t: number[]; values: (number | null)[]; maxGapMs: number; max?: number; className?: string }) {
+export function Sparkline({
+  t,
+  values,
+  maxGapMs,
+  max,
+  className = "",
+}: {
+  t: number[];
+  values: (number | null)[];
+  maxGapMs: number;
+  max?: number;
+  className?: string;
+}) {
   const W = 100;
   const H = 24;
   const points = t.map((x, i) => [x, values[i]] as const).filter((p): p is readonly [number, number] => p[1] !== null && p[1] !== undefined);

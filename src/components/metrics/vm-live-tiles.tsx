@@ -29,9 +29,26 @@ export function VmLiveTiles({ vmId }: { vmId: string }) {
       )}
       <div className="grid grid-cols-2 gap-2 sm:grid-cols-3">
         <MetricTile testId="vm-tile-cpu" label="CPU" value={formatMetric("cpuPct", v.cpuPct)} trend={trend("cpuPct", 100)} alert={alertOn("cpuPct")} />
-        <MetricTile testId="vm-tile-memory" label="Memory" value={formatMetric("memPct", v.memPct)} detail={`${formatMetric("memUsedBytes", v.memUsedBytes)} used · RSS ${formatMetric("rssBytes", v.rssBytes)}`} trend={trend("memPct", 100)} alert={alertOn("memPct")} />
-        <MetricTile label="Disk read / write" value={formatMetric("diskReadBps", v.diskReadBps)} detail={`write ${formatMetric("diskWriteBps", v.diskWriteBps)}`} trend={trend("diskWriteBps")} />
-        <MetricTile label="Network in / out" value={formatMetric("netRxBps", v.netRxBps)} detail={`out ${formatMetric("netTxBps", v.netTxBps)}`} trend={trend("netRxBps")} />
+        <MetricTile
+          testId="vm-tile-memory"
+          label="Memory"
+          value={formatMetric("memPct", v.memPct)}
+          detail={`${formatMetric("memUsedBytes", v.memUsedBytes)} used · RSS ${formatMetric("rssBytes", v.rssBytes)}`}
+          trend={trend("memPct", 100)}
+          alert={alertOn("memPct")}
+        />
+        <MetricTile
+          label="Disk read / write"
+          value={formatMetric("diskReadBps", v.diskReadBps)}
+          detail={`write ${formatMetric("diskWriteBps", v.diskWriteBps)}`}
+          trend={trend("diskWriteBps")}
+        />
+        <MetricTile
+          label="Network in / out"
+          value={formatMetric("netRxBps", v.netRxBps)}
+          detail={`out ${formatMetric("netTxBps", v.netTxBps)}`}
+          trend={trend("netRxBps")}
+        />
       </div>
     </div>
   );

@@ -47,7 +47,10 @@ export function SshKeysPanel({ initial }: { initial: SshKeyRow[] }) {
           Your keys
         </h2>
         {keys.length === 0 ? (
-          <p className="rounded-lg border border-dashed border-gray-300 p-6 text-center text-sm text-gray-600 dark:border-gray-700 dark:text-gray-300" data-testid="ssh-keys-empty">
+          <p
+            className="rounded-lg border border-dashed border-gray-300 p-6 text-center text-sm text-gray-600 dark:border-gray-700 dark:text-gray-300"
+            data-testid="ssh-keys-empty"
+          >
             No keys yet. Add one below.
           </p>
         ) : (
@@ -69,7 +72,15 @@ export function SshKeysPanel({ initial }: { initial: SshKeyRow[] }) {
         <h2 className="font-medium">Add a key</h2>
         <label className="block text-sm">
           <span className="font-medium">Label</span> <span className="text-gray-500">(optional; the key&apos;s comment is used when empty)</span>
-          <input value={label} onChange={(e) => setLabel(e.target.value)} maxLength={100} placeholder="work laptop" className={input} data-testid="ssh-key-label-input" autoComplete="off" />
+          <input
+            value={label}
+            onChange={(e) => setLabel(e.target.value)}
+            maxLength={100}
+            placeholder="work laptop"
+            className={input}
+            data-testid="ssh-key-label-input"
+            autoComplete="off"
+          />
         </label>
         <label className="block text-sm">
           <span className="font-medium">Public key</span>
@@ -159,7 +170,11 @@ function KeyCard({ sshKey: k, onRemoved }: { sshKey: SshKeyRow; onRemoved: () =>
             >
               {remove.isPending ? "Removing…" : "Remove key"}
             </button>
-            <button type="button" onClick={() => setConfirming(false)} className="rounded px-3 py-1.5 text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800">
+            <button
+              type="button"
+              onClick={() => setConfirming(false)}
+              className="rounded px-3 py-1.5 text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800"
+            >
               Cancel
             </button>
           </div>

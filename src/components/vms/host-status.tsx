@@ -16,7 +16,11 @@ export function HostStatusBanner() {
   const { enabled, message } = useVmActionsStatus();
   if (enabled) return null;
   return (
-    <div role="alert" data-testid="host-not-ready" className="rounded-lg border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-900 dark:border-red-800 dark:bg-red-950 dark:text-red-100">
+    <div
+      role="alert"
+      data-testid="host-not-ready"
+      className="rounded-lg border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-900 dark:border-red-800 dark:bg-red-950 dark:text-red-100"
+    >
       {message}
     </div>
   );

@@ -37,7 +37,10 @@ export function JobOutput({ jobId }: { jobId: string }) {
       {live ? (
         <JobProgress kind={data.kind} step={data.step} progress={data.progress} />
       ) : (
-        <p className={`text-sm ${data.state === "SUCCEEDED" ? "text-emerald-700 dark:text-emerald-300" : "text-red-700 dark:text-red-300"}`} data-testid="job-result">
+        <p
+          className={`text-sm ${data.state === "SUCCEEDED" ? "text-emerald-700 dark:text-emerald-300" : "text-red-700 dark:text-red-300"}`}
+          data-testid="job-result"
+        >
           {data.kind.toLowerCase()} {data.state.toLowerCase().replace("_", " ")}
           {data.exitCode !== null && ` (exit ${data.exitCode})`}
           {data.message && ` — ${data.message}`}

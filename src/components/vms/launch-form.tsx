@@ -89,7 +89,11 @@ export function LaunchForm({ catalog }: { catalog: Catalog }) {
   const number = (label: string, unit: string, value: number, set: (n: number) => void, l: { min: number; max: number }, step: number, field: SpecField) => (
     <label className="block min-w-0 text-sm">
       <span className="font-medium">
-        {label} <span className="font-normal text-gray-500">({l.min}–{l.max}{unit})</span>
+        {label}{" "}
+        <span className="font-normal text-gray-500">
+          ({l.min}–{l.max}
+          {unit})
+        </span>
       </span>
       <input
         type="number"
@@ -171,7 +175,8 @@ export function LaunchForm({ catalog }: { catalog: Catalog }) {
         {specValid && deferredValid && estimate.data ? (
           <>
             <p>
-              <span className="text-lg font-semibold tabular-nums">{formatCredits(estimate.data.perHour)}</span> credits per hour while running ({formatCredits(estimate.data.perDay)} per day).
+              <span className="text-lg font-semibold tabular-nums">{formatCredits(estimate.data.perHour)}</span> credits per hour while running (
+              {formatCredits(estimate.data.perDay)} per day).
             </p>
             <p className="text-gray-500 dark:text-gray-400">
               Your balance: {formatCredits(estimate.data.balance)}
@@ -187,7 +192,12 @@ export function LaunchForm({ catalog }: { catalog: Catalog }) {
           {create.error.message}
         </p>
       )}
-      <button type="submit" disabled={!canSubmit} className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-700 disabled:opacity-50" data-testid="launch-submit">
+      <button
+        type="submit"
+        disabled={!canSubmit}
+        className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+        data-testid="launch-submit"
+      >
         {create.isPending ? "Launching…" : create.isSuccess ? "Opening the VM…" : "Launch VM"}
       </button>
     </form>

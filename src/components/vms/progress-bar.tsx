@@ -8,7 +8,13 @@ export function JobProgress({ progress, step, kind }: { progress: number; step: 
         </span>
         <span className="tabular-nums">{progress}%</span>
       </div>
-      <div className="mt-1 h-1.5 w-full overflow-hidden rounded bg-gray-200 dark:bg-gray-800" role="progressbar" aria-valuenow={progress} aria-valuemin={0} aria-valuemax={100}>
+      <div
+        className="mt-1 h-1.5 w-full overflow-hidden rounded bg-gray-200 dark:bg-gray-800"
+        role="progressbar"
+        aria-valuenow={progress}
+        aria-valuemin={0}
+        aria-valuemax={100}
+      >
         <div className="h-full bg-blue-500 transition-all" style={{ width: `${Math.max(3, progress)}%` }} />
       </div>
     </div>

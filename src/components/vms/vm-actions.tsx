@@ -78,10 +78,19 @@ export function VmActions({ vm, compact = false }: { vm: { id: string; name: str
             autoFocus
           />
           <div className="mt-2 flex gap-2">
-            <button type="submit" disabled={typed !== vm.name || destroy.isPending} data-testid="destroy-confirm" className="rounded bg-red-600 px-3 py-1.5 font-medium text-white disabled:opacity-50">
+            <button
+              type="submit"
+              disabled={typed !== vm.name || destroy.isPending}
+              data-testid="destroy-confirm"
+              className="rounded bg-red-600 px-3 py-1.5 font-medium text-white disabled:opacity-50"
+            >
               Destroy {vm.name}
             </button>
-            <button type="button" onClick={() => (setConfirming(false), setTyped(""))} className="rounded px-3 py-1.5 text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800">
+            <button
+              type="button"
+              onClick={() => (setConfirming(false), setTyped(""))}
+              className="rounded px-3 py-1.5 text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800"
+            >
               Cancel
             </button>
           </div>

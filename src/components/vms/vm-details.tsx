@@ -61,8 +61,7 @@ function SshAccess({ vm }: { vm: Vm }) {
           {vm.sshForwardingEnabled
             ? "No forwarded port was free for this VM, so this is its address on the VM network"
             : "Port forwarding is off on this host, so this is the VM's address on the VM network"}
-          : your computer
-          needs another way to reach that network (a VPN or a jump host, for example).
+          : your computer needs another way to reach that network (a VPN or a jump host, for example).
         </p>
       )}
       <p data-testid="vm-keys-status">
@@ -88,7 +87,9 @@ function SshAccess({ vm }: { vm: Vm }) {
 
 export function VmDetails({ initial }: { initial: Vm }) {
   const trpc = useTRPC();
-  const query = useQuery(trpc.vms.get.queryOptions({ id: initial.id }, { initialData: initial, refetchInterval: (q) => (q.state.data?.activeJob ? 1500 : 10_000) }));
+  const query = useQuery(
+    trpc.vms.get.queryOptions({ id: initial.id }, { initialData: initial, refetchInterval: (q) => (q.state.data?.activeJob ? 1500 : 10_000) }),
+  );
   const vm = query.data;
   const [selectedJob, setSelectedJob] = useState<string | null>(null);
   const shownJob = selectedJob ?? vm.activeJob?.id ?? vm.jobs[0]?.id ?? null;
@@ -136,7 +137,10 @@ export function VmDetails({ initial }: { initial: Vm }) {
       )}
       <section>
         <h2 className="mb-2 font-medium">History</h2>
-        <ul className="divide-y divide-gray-100 rounded-lg border border-gray-200 bg-white text-sm dark:divide-gray-800 dark:border-gray-800 dark:bg-gray-900" data-testid="job-history">
+        <ul
+          className="divide-y divide-gray-100 rounded-lg border border-gray-200 bg-white text-sm dark:divide-gray-800 dark:border-gray-800 dark:bg-gray-900"
+          data-testid="job-history"
+        >
           {vm.jobs.map((j) => (
             <li key={j.id}>
               <button

@@ -34,12 +34,18 @@ async function withVmLock<T>(vmId: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** "<type> <base64>" as OpenSSH writes a public key of a type sshd takes, without options or comment. */
-const KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]{40,}={0,3}$/;
+const KEY_LINE =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]{40,}={0,3}$/;
 const END_MARK = "TWARGA_KEYS_END";
 
 /** A label as an authorized_keys comment: one line, no control characters (sshd ignores the rest of the line). */
 function comment(label: string): string {
-  return label.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, " ").trim().slice(0, 100) || "key";
+  return (
+    label
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, " ")
+      .trim()
+      .slice(0, 100) || "key"
+  );
 }
 
 /** The guest's authorized_keys: a header, the VM's own key, then the owner's keys in the order they were added. */
@@ -134,9 +140,17 @@ export interface GuestAccessOutcome {
  * login off) and records when. Throws with the reason when the guest cannot
  * be reached or a step fails; nothing is recorded then.
  */
-export async function installGuestAccess(db: Db, vmId: string, opts: { passwordOff?: boolean; readyTimeoutMs?: number } = {}, e: Env = env()): Promise<GuestAccessOutcome> {
+export async function installGuestAccess(
+  db: Db,
+  vmId: string,
+  opts: { passwordOff?: boolean; readyTimeoutMs?: number } = {},
+  e: Env = env(),
+): Promise<GuestAccessOutcome> {
   return withVmLock(vmId, async () => {
-    const vm = await db.vm.findUnique({ where: { id: vmId }, select: { id: true, ownerId: true, state: true, ipAddress: true, sshUser: true, sshPort: true, keysSyncedAt: true } });
+    const vm = await db.vm.findUnique({
+      where: { id: vmId },
+      select: { id: true, ownerId: true, state: true, ipAddress: true, sshUser: true, sshPort: true, keysSyncedAt: true },
+    });
     if (!vm || vm.state === "DESTROYED") throw new Error("the VM no longer exists");
     if (!vm.ipAddress) throw new Error("the VM has no address yet");
     const paths = vmKeyPaths(vm.id, e);
@@ -151,7 +165,9 @@ export async function installGuestAccess(db: Db, vmId: string, opts: { passwordO
     const { client, keyPath } = await connectGuest({ host: vm.ipAddress, port: vm.sshPort ?? 22, username: vm.sshUser ?? "vagrant" }, offered, {
       readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
     }).catch((err: unknown) => {
-      throw new Error(`could not log in to the guest at ${vm.ipAddress}:${vm.sshPort ?? 22} with the VM's own key or Vagrant's key (${err instanceof Error ? err.message : String(err)})`);
+      throw new Error(
+        `could not log in to the guest at ${vm.ipAddress}:${vm.sshPort ?? 22} with the VM's own key or Vagrant's key (${err instanceof Error ? err.message : String(err)})`,
+      );
     });
     try {
       if (opts.passwordOff) await runStep(client, "sudo -n sh -s", PASSWORD_OFF_SCRIPT, "twarga-password-login-off", "turn password login off");
@@ -171,7 +187,13 @@ export async function installGuestAccess(db: Db, vmId: string, opts: { passwordO
  * guest could not be set up. A VM that existed before per-VM keys (never
  * synced) and was let in by the insecure key is recorded as moved.
  */
-export async function setUpGuestAccessAfterBoot(db: Db, vmId: string, kind: "CREATE" | "START" | "RESTART", requester: { id: string | null; email: string | null }, e: Env = env()): Promise<string> {
+export async function setUpGuestAccessAfterBoot(
+  db: Db,
+  vmId: string,
+  kind: "CREATE" | "START" | "RESTART",
+  requester: { id: string | null; email: string | null },
+  e: Env = env(),
+): Promise<string> {
   const before = await db.vm.findUniqueOrThrow({ where: { id: vmId }, select: { name: true, ownerId: true, keysSyncedAt: true } });
   let outcome: GuestAccessOutcome;
   try {

@@ -22,7 +22,11 @@ export interface GuestConnection {
  * caller learns which one the guest accepted). Rejects with the last error
  * when none is accepted.
  */
-export async function connectGuest(target: GuestTarget, keyPaths: string[], options: { readyTimeoutMs?: number; keepaliveIntervalMs?: number } = {}): Promise<GuestConnection> {
+export async function connectGuest(
+  target: GuestTarget,
+  keyPaths: string[],
+  options: { readyTimeoutMs?: number; keepaliveIntervalMs?: number } = {},
+): Promise<GuestConnection> {
   let lastError: unknown = new Error("no SSH key to offer");
   for (const keyPath of keyPaths) {
     if (!existsSync(keyPath)) continue;

@@ -110,12 +110,22 @@ export function scheduleKeySync(db: Db, userId: string): void {
 export async function sweepKeySync(db: Db, e: Env = env()): Promise<number> {
   const vms = await db.vm.findMany({ where: { state: "RUNNING", ipAddress: { not: null }, keysSyncedAt: { not: null } }, select: { id: true, ownerId: true } });
   if (vms.length === 0) return 0;
-  const keys = await db.sshKey.findMany({ where: { userId: { in: [...new Set(vms.map((v) => v.ownerId))] } }, orderBy: { createdAt: "asc" }, select: { userId: true, label: true, publicKey: true } });
+  const keys = await db.sshKey.findMany({
+    where: { userId: { in: [...new Set(vms.map((v) => v.ownerId))] } },
+    orderBy: { createdAt: "asc" },
+    select: { userId: true, label: true, publicKey: true },
+  });
   let queued = 0;
   for (const vm of vms) {
     const own = await vmPublicKey(vm.id, e);
     if (!own) continue; // not on this host
-    const wanted = contentHash(authorizedKeysContent(vm.id, own, keys.filter((k) => k.userId === vm.ownerId)));
+    const wanted = contentHash(
+      authorizedKeysContent(
+        vm.id,
+        own,
+        keys.filter((k) => k.userId === vm.ownerId),
+      ),
+    );
     if (wanted === writtenKeysHash(vm.id)) continue;
     void queueKeySync(db, vm.id, e);
     queued++;

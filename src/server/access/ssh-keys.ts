@@ -106,7 +106,8 @@ function bitLength(n: Buffer): number {
 
 /** The base64 of an SSH key: strict alphabet and padding, so a cut or altered line is caught here. */
 function decodeBase64(b64: string): Buffer {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) throw bad("The key's base64 part is damaged or cut short. Copy the whole line again from your .pub file.");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0)
+    throw bad("The key's base64 part is damaged or cut short. Copy the whole line again from your .pub file.");
   const blob = Buffer.from(b64, "base64");
   if (blob.toString("base64") !== b64) throw bad("The key's base64 part is damaged or cut short. Copy the whole line again from your .pub file.");
   return blob;
@@ -163,8 +164,10 @@ function parseBlob(blob: Buffer): { type: string; bits: number } {
       const n = r.mpint();
       bits = bitLength(n);
       // A real modulus and exponent are odd; e = 1 would not encrypt at all.
-      if (e.length === 0 || (e[e.length - 1]! & 1) === 0 || (e.length === 1 && e[0] === 1) || (n[n.length - 1]! & 1) === 0) throw bad("The key data is not a valid RSA key.");
-      if (bits < MIN_RSA_BITS) throw bad(`This RSA key is ${bits} bits; keys need at least ${MIN_RSA_BITS}. Make a new one, for example with: ssh-keygen -t ed25519`);
+      if (e.length === 0 || (e[e.length - 1]! & 1) === 0 || (e.length === 1 && e[0] === 1) || (n[n.length - 1]! & 1) === 0)
+        throw bad("The key data is not a valid RSA key.");
+      if (bits < MIN_RSA_BITS)
+        throw bad(`This RSA key is ${bits} bits; keys need at least ${MIN_RSA_BITS}. Make a new one, for example with: ssh-keygen -t ed25519`);
       if (bits > MAX_RSA_BITS) throw bad(`This RSA key is ${bits} bits; OpenSSH accepts at most ${MAX_RSA_BITS}.`);
       break;
     }
@@ -178,7 +181,7 @@ function parseBlob(blob: Buffer): { type: string; bits: number } {
 }
 
 // Names from pasted text go into messages; keep them short and visible.
-const printable = (s: string) => (s.replace(/[^\x20-\x7e]/g, "?").slice(0, 60) || "empty");
+const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 60) || "empty";
 
 /** "SHA256:<base64 without padding>" of the blob: the form `ssh-keygen -lf` prints. */
 export function fingerprintOf(blob: Buffer): string {
@@ -193,11 +196,14 @@ export function singleLine(s: string): string {
 /** Parses one OpenSSH public key line; throws DomainError("BAD_REQUEST") with a message for people. */
 export function parsePublicKey(input: string): ParsedSshKey {
   if (looksLikePrivateKey(input)) throw bad(PRIVATE_KEY_WARNING);
-  if (Buffer.byteLength(input, "utf8") > MAX_KEY_TEXT_BYTES) throw bad(`That is over ${MAX_KEY_TEXT_BYTES / 1024} KB, far more than one public key. Paste a single key line from your .pub file.`);
+  if (Buffer.byteLength(input, "utf8") > MAX_KEY_TEXT_BYTES)
+    throw bad(`That is over ${MAX_KEY_TEXT_BYTES / 1024} KB, far more than one public key. Paste a single key line from your .pub file.`);
   const text = input.trim();
   if (!text) throw bad("Paste a public key: the one line from your .pub file, for example ~/.ssh/id_ed25519.pub.");
-  if (/BEGIN SSH2 PUBLIC KEY/i.test(text)) throw bad("This is an SSH2 (RFC 4716) public key. Convert it to OpenSSH's one-line form with: ssh-keygen -i -f <file>");
-  if (/BEGIN [A-Z ]*PUBLIC KEY/i.test(text)) throw bad("This is a PEM public key. Convert it to OpenSSH's one-line form with: ssh-keygen -i -m PKCS8 -f <file>");
+  if (/BEGIN SSH2 PUBLIC KEY/i.test(text))
+    throw bad("This is an SSH2 (RFC 4716) public key. Convert it to OpenSSH's one-line form with: ssh-keygen -i -f <file>");
+  if (/BEGIN [A-Z ]*PUBLIC KEY/i.test(text))
+    throw bad("This is a PEM public key. Convert it to OpenSSH's one-line form with: ssh-keygen -i -m PKCS8 -f <file>");
   const lines = text.split(/\r?\n/).filter((l) => l.trim());
   if (lines.length > 1) {
     const keyLines = lines.filter((l) => SUPPORTED_KEY_TYPES.includes(l.trim().split(/\s+/)[0]!)).length;
@@ -209,8 +215,11 @@ export function parsePublicKey(input: string): ParsedSshKey {
   if (!SUPPORTED_KEY_TYPES.includes(textType)) {
     if (textType === "ssh-dss") throw bad(DSA_REFUSED);
     if (textType.includes("-cert-v01@openssh.com")) throw bad("This is an SSH certificate. Paste the plain public key instead (the .pub file without -cert).");
-    if (SUPPORTED_KEY_TYPES.some((t) => rest.includes(t) || b64 === t)) throw bad("Paste the key without options in front of it: the line should start with its type, for example ssh-ed25519.");
-    throw bad(`This is not an OpenSSH public key. A public key is one line that starts with its type (ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa …); this starts with "${printable(textType)}".`);
+    if (SUPPORTED_KEY_TYPES.some((t) => rest.includes(t) || b64 === t))
+      throw bad("Paste the key without options in front of it: the line should start with its type, for example ssh-ed25519.");
+    throw bad(
+      `This is not an OpenSSH public key. A public key is one line that starts with its type (ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa …); this starts with "${printable(textType)}".`,
+    );
   }
   if (!b64) throw bad("The key's base64 part is missing: the line has only its type. Copy the whole line again.");
   const blob = decodeBase64(b64);

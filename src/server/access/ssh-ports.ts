@@ -29,7 +29,11 @@ export function publicSshHost(e: Env = env()): string {
 
 /** The lowest port of the range no VM holds, or null when every one is taken. */
 async function lowestFreePort(db: Db, range: { first: number; last: number }): Promise<number | null> {
-  const held = await db.vm.findMany({ where: { hostSshPort: { gte: range.first, lte: range.last } }, select: { hostSshPort: true }, orderBy: { hostSshPort: "asc" } });
+  const held = await db.vm.findMany({
+    where: { hostSshPort: { gte: range.first, lte: range.last } },
+    select: { hostSshPort: true },
+    orderBy: { hostSshPort: "asc" },
+  });
   let candidate = range.first;
   for (const { hostSshPort } of held) {
     if (hostSshPort! > candidate) break;

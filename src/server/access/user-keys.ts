@@ -34,26 +34,43 @@ export async function listSshKeys(db: Db, actor: Actor, userId: string): Promise
 const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === "P2002";
 
 const duplicate = (existing: { label: string; createdAt: Date }) =>
-  new DomainError("BAD_REQUEST", `You already added this key, as “${existing.label}” on ${existing.createdAt.toISOString().slice(0, 10)}. Each key is added once.`);
+  new DomainError(
+    "BAD_REQUEST",
+    `You already added this key, as “${existing.label}” on ${existing.createdAt.toISOString().slice(0, 10)}. Each key is added once.`,
+  );
 
 /** Adds a key to the actor's own account. The text is parsed in full; see ssh-keys.ts for what is refused. */
-export async function addSshKey(db: Db, actor: Actor, input: { label?: string | null; publicKey: string }, request: RequestInfo = NO_REQUEST): Promise<SshKeyView> {
+export async function addSshKey(
+  db: Db,
+  actor: Actor,
+  input: { label?: string | null; publicKey: string },
+  request: RequestInfo = NO_REQUEST,
+): Promise<SshKeyView> {
   const userId = actor.id;
   if (!canManageSshKeys(actor, userId)) throw forbidden();
   const key = parsePublicKey(input.publicKey);
   const label = keyLabel(input.label, key);
-  const existing = await db.sshKey.findUnique({ where: { userId_fingerprint: { userId, fingerprint: key.fingerprint } }, select: { label: true, createdAt: true } });
+  const existing = await db.sshKey.findUnique({
+    where: { userId_fingerprint: { userId, fingerprint: key.fingerprint } },
+    select: { label: true, createdAt: true },
+  });
   if (existing) throw duplicate(existing);
   if ((await db.sshKey.count({ where: { userId } })) >= MAX_KEYS_PER_USER)
     throw new DomainError("BAD_REQUEST", `You have ${MAX_KEYS_PER_USER} keys, the most an account may hold. Remove one you no longer use first.`);
 
   let row: KeyRow;
   try {
-    row = await db.sshKey.create({ data: { userId, label, type: key.type, bits: key.bits, fingerprint: key.fingerprint, publicKey: key.publicKey }, select: KEY_ROW });
+    row = await db.sshKey.create({
+      data: { userId, label, type: key.type, bits: key.bits, fingerprint: key.fingerprint, publicKey: key.publicKey },
+      select: KEY_ROW,
+    });
   } catch (err) {
     // The same key added twice at the same moment: the unique index decides.
     if (!isUniqueViolation(err)) throw err;
-    const winner = await db.sshKey.findUnique({ where: { userId_fingerprint: { userId, fingerprint: key.fingerprint } }, select: { label: true, createdAt: true } });
+    const winner = await db.sshKey.findUnique({
+      where: { userId_fingerprint: { userId, fingerprint: key.fingerprint } },
+      select: { label: true, createdAt: true },
+    });
     throw winner ? duplicate(winner) : err;
   }
   await recordEvent(db, {

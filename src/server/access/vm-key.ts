@@ -31,7 +31,12 @@ export async function ensureVmKey(vmId: string, e: Env = env()): Promise<VmKeyPa
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   await chmod(paths.dir, 0o700);
   if (!existsSync(paths.privateKey) || !existsSync(paths.publicKey)) {
-    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `twarga-vm-${vmId}`, "-f", paths.privateKey], { input: "y\n", reject: true, env: childEnv(), extendEnv: false });
+    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `twarga-vm-${vmId}`, "-f", paths.privateKey], {
+      input: "y\n",
+      reject: true,
+      env: childEnv(),
+      extendEnv: false,
+    });
   }
   await chmod(paths.privateKey, 0o600);
   return paths;

@@ -2,11 +2,14 @@
 // src/server/vms/catalog.ts; this is the only place that changes the rows.
 import { z } from "zod";
 import type { Db } from "../db/client";
-import { conflict, forbidden, notFound } from "../errors";
+import { conflict, notFound } from "../errors";
 import { assertAdmin, type Actor } from "../permissions";
 
 export const boxFieldsSchema = z.object({
-  name: z.string().trim().regex(/^[\w.-]+\/[\w.-]+$/, "a Vagrant box name looks like owner/name"),
+  name: z
+    .string()
+    .trim()
+    .regex(/^[\w.-]+\/[\w.-]+$/, "a Vagrant box name looks like owner/name"),
   displayName: z.string().trim().min(1).max(100),
   osFamily: z.string().trim().min(1).max(40),
   minCpus: z.number().int().min(1).max(256),
@@ -27,7 +30,8 @@ export async function updateBox(db: Db, actor: Actor, id: string, fields: Partia
   assertAdmin(actor);
   const before = await db.box.findUnique({ where: { id } });
   if (!before) throw notFound("Box");
-  if (fields.name && fields.name !== before.name && (await db.box.findUnique({ where: { name: fields.name } }))) throw conflict(`A box named ${fields.name} already exists.`);
+  if (fields.name && fields.name !== before.name && (await db.box.findUnique({ where: { name: fields.name } })))
+    throw conflict(`A box named ${fields.name} already exists.`);
   const after = await db.box.update({ where: { id }, data: fields });
   return { targetType: "Box", targetId: id, before, after };
 }

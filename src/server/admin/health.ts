@@ -68,7 +68,14 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
     database: { reachable: reachable.ok, latencyMs, error: reachable.ok ? null : reachable.error, bytes: size.ok ? size.value : null },
     migrations: pending.ok ? { pending: pending.value, error: null } : { pending: null, error: pending.error },
     sampler: sampler
-      ? { running: sampler.running, intervalMs: sampler.intervalMs, lastTickAt: sampler.lastTickAt, lagMs: sampler.lastTickAt ? now - sampler.lastTickAt : null, tickMsP95: sampler.tickMsP95, skippedTicks: sampler.skippedTicks }
+      ? {
+          running: sampler.running,
+          intervalMs: sampler.intervalMs,
+          lastTickAt: sampler.lastTickAt,
+          lagMs: sampler.lastTickAt ? now - sampler.lastTickAt : null,
+          tickMsP95: sampler.tickMsP95,
+          skippedTicks: sampler.skippedTicks,
+        }
       : null,
     host: host.ok ? host.value : { ready: false, message: host.error, checks: [], driver: null, checkedAt: new Date(now) },
     vmRoot: { path: vmRoot(e), ...(disk.ok ? { ...disk.value, error: null } : { free: null, total: null, error: disk.error }) },

@@ -98,7 +98,14 @@ export async function setUserRole(db: Db, admin: Actor, userId: string, role: Ro
  * go in the same transaction) and, only when asked, stops their running VMs;
  * otherwise those keep running.
  */
-export async function setUserDisabled(db: Db, admin: Actor, userId: string, disabled: boolean, opts: { stopVms?: boolean } = {}, request: RequestInfo = NO_REQUEST) {
+export async function setUserDisabled(
+  db: Db,
+  admin: Actor,
+  userId: string,
+  disabled: boolean,
+  opts: { stopVms?: boolean } = {},
+  request: RequestInfo = NO_REQUEST,
+) {
   requireManager(admin);
   if (disabled && userId === admin.id) throw new DomainError("BAD_REQUEST", "You cannot disable yourself.");
   const { before, sessionsEnded } = await db.$transaction(async (tx) => {
@@ -121,7 +128,9 @@ export async function setUserDisabled(db: Db, admin: Actor, userId: string, disa
       type: "admin",
       action: disabled ? "user.disable" : "user.enable",
       severity: disabled ? "WARNING" : "INFO",
-      message: `${admin.email} ${disabled ? "disabled" : "enabled"} ${before.email}${disabled ? ` (${sessionsEnded} session(s) ended${stopped.length ? `, ${stopped.length} VM(s) stopping` : ""})` : ""}`,
+      message:
+        `${admin.email} ${disabled ? "disabled" : "enabled"} ${before.email}` +
+        (disabled ? ` (${sessionsEnded} session(s) ended${stopped.length ? `, ${stopped.length} VM(s) stopping` : ""})` : ""),
       actorId: admin.id,
       actorEmail: admin.email,
       targetUserId: userId,
@@ -172,7 +181,15 @@ export async function deleteUser(db: Db, admin: Actor, userId: string, request: 
     ...request,
     details: { email: user.email, role: user.role },
   });
-  return { status: "deleted" as const, targetType: "User" as const, targetId: userId, before: user, after: null, remainingVms: [] as string[], destroying: [] as string[] };
+  return {
+    status: "deleted" as const,
+    targetType: "User" as const,
+    targetId: userId,
+    before: user,
+    after: null,
+    remainingVms: [] as string[],
+    destroying: [] as string[],
+  };
 }
 
 export type BulkAction = { kind: "disable"; stopVms?: boolean } | { kind: "enable" } | { kind: "grant"; amount: number; reason: string };

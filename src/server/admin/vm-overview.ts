@@ -21,7 +21,18 @@ export async function recentJobs(db: Db, actor: Actor, sinceMs = 15 * 60_000, no
     where: { OR: [{ state: { in: ["QUEUED", "RUNNING"] } }, { finishedAt: { gte: new Date(now - sinceMs) } }] },
     orderBy: { createdAt: "desc" },
     take: 500,
-    select: { id: true, kind: true, state: true, progress: true, step: true, message: true, createdAt: true, finishedAt: true, requestedByEmail: true, vm: { select: { id: true, name: true, owner: { select: { email: true } } } } },
+    select: {
+      id: true,
+      kind: true,
+      state: true,
+      progress: true,
+      step: true,
+      message: true,
+      createdAt: true,
+      finishedAt: true,
+      requestedByEmail: true,
+      vm: { select: { id: true, name: true, owner: { select: { email: true } } } },
+    },
   });
   const counts = { queued: 0, running: 0, succeeded: 0, failed: 0 };
   for (const j of jobs) {

@@ -10,12 +10,10 @@ import { isAdmin } from "../permissions";
 import { DomainError } from "../errors";
 import { requestInfoFrom } from "../request-info";
 
-
 export async function createTRPCContext(opts: { headers: Headers }) {
   const actor = await getActor();
   return { db, actor, ...requestInfoFrom(opts.headers) };
 }
-
 
 export type Context = Awaited<ReturnType<typeof createTRPCContext>>;
 

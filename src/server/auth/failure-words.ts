@@ -12,7 +12,8 @@ const REFUSAL_WORDS: Record<RefusalReason, string> = {
 
 // Auth.js's error types (@auth/core errors) that reach the logger in practice.
 const FAILURE_WORDS: Record<string, string> = {
-  InvalidCheck: "the sign-in could not be verified (its state, nonce or PKCE cookie was missing or did not match): an old or reused sign-in tab, or blocked cookies",
+  InvalidCheck:
+    "the sign-in could not be verified (its state, nonce or PKCE cookie was missing or did not match): an old or reused sign-in tab, or blocked cookies",
   OAuthCallbackError: "the identity provider answered with an error",
   CallbackRouteError: "the identity provider's answer could not be used",
   OAuthSignInError: "the sign-in with the identity provider could not be started",

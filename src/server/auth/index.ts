@@ -23,7 +23,6 @@ declare module "next-auth" {
   }
 }
 
-
 /** The Prisma adapter with the app's rules: role at creation, and no session for a disabled user. */
 function appAdapter(info: RequestInfo): Adapter {
   const base = PrismaAdapter(db as never) as Adapter;
@@ -118,7 +117,15 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
         const session = "session" in message ? message.session : null;
         if (!session?.userId) return;
         const user = await db.user.findUnique({ where: { id: session.userId }, select: { email: true } });
-        await recordEvent(db, { type: "auth", action: "signout", actorId: session.userId, actorEmail: user?.email ?? null, targetUserId: session.userId, ...info, message: `${user?.email ?? session.userId} signed out` });
+        await recordEvent(db, {
+          type: "auth",
+          action: "signout",
+          actorId: session.userId,
+          actorEmail: user?.email ?? null,
+          targetUserId: session.userId,
+          ...info,
+          message: `${user?.email ?? session.userId} signed out`,
+        });
       },
     },
     logger: {
@@ -127,7 +134,14 @@ function buildConfig(req: NextRequest | undefined): NextAuthConfig {
         const name = (error as { type?: string }).type ?? error.name;
         console.error(`[auth] ${name}: ${error.message}`);
         if (name === "AccessDenied") return; // already recorded as signin.refused
-        void recordEvent(db, { type: "auth", action: "signin.failed", severity: "WARNING", ...info, message: `Sign-in failed: ${signInFailureWords(name)}`, details: { error: name, message: error.message.slice(0, 500) } }).catch(() => {});
+        void recordEvent(db, {
+          type: "auth",
+          action: "signin.failed",
+          severity: "WARNING",
+          ...info,
+          message: `Sign-in failed: ${signInFailureWords(name)}`,
+          details: { error: name, message: error.message.slice(0, 500) },
+        }).catch(() => {});
       },
       warn(code) {
         if (code !== "debug-enabled") console.warn(`[auth] warning: ${code}`);

@@ -40,6 +40,10 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
+const LOCAL_IDP_NOTE =
+  "This is Twarga Cloud's <strong>local identity provider</strong>. It signs you in with the email you type, without a password. " +
+  "Use it to evaluate or develop; a real deployment signs in through GitHub, Google or your OIDC issuer.";
+
 function signInForm(uid: string, title: string, error?: string, values: { email?: string; name?: string } = {}): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}</title>
@@ -54,7 +58,7 @@ button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:.4rem;
 .error{color:#dc2626;margin-top:.75rem}
 </style></head><body><main>
 <h1>${escapeHtml(title)}</h1>
-<p class="note">This is Twarga Cloud's <strong>local identity provider</strong>. It signs you in with the email you type, without a password. Use it to evaluate or develop; a real deployment signs in through GitHub, Google or your OIDC issuer.</p>
+<p class="note">${LOCAL_IDP_NOTE}</p>
 <form method="post" action="/interaction/${escapeHtml(uid)}">
 <label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="email" value="${escapeHtml(values.email ?? "")}">
 <label for="name">Name</label><input id="name" name="name" type="text" autocomplete="name" maxlength="100" value="${escapeHtml(values.name ?? "")}">
@@ -150,6 +154,10 @@ export async function startLocalIdp(opts: LocalIdpOptions): Promise<LocalIdp> {
   const port = (server.address() as AddressInfo).port;
   return {
     issuer: port === opts.port ? issuer : `http://${opts.host}:${port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

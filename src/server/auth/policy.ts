@@ -10,7 +10,8 @@ export type SignInDecision = { allowed: true } | { allowed: false; reason: Refus
 
 export const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
   "no-email": "Your identity provider did not share an email address, so we cannot tell who you are.",
-  "unverified-email": "Your identity provider has not verified this email address, so it cannot be used to sign in here. Verify it with your provider, then try again.",
+  "unverified-email":
+    "Your identity provider has not verified this email address, so it cannot be used to sign in here. Verify it with your provider, then try again.",
   "not-allowed": "This email address is not allowed to sign in to this Twarga Cloud. Ask an admin to add your email or domain.",
   disabled: "Your account has been disabled by an admin.",
 };
@@ -63,7 +64,9 @@ export function decideSignIn(
 /** A serializable transaction that lost to a concurrent one (Prisma P2034; PostgreSQL 40001; SQLite busy, which Prisma reports as a timeout). */
 function isSerializationFailure(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return e?.code === "P2034" || /could not serialize|40001|TransactionWriteConflict|SQLITE_BUSY|database is locked|Operation has timed out/i.test(e?.message ?? "");
+  return (
+    e?.code === "P2034" || /could not serialize|40001|TransactionWriteConflict|SQLITE_BUSY|database is locked|Operation has timed out/i.test(e?.message ?? "")
+  );
 }
 
 /**
@@ -91,7 +94,9 @@ export async function createUserWithRole(
             role = "ADMIN";
             firstAdmin = true;
           }
-          const user = await tx.user.create({ data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role } });
+          const user = await tx.user.create({
+            data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role },
+          });
           return { user, firstAdmin };
         },
         { isolationLevel: "Serializable" },

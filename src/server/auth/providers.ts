@@ -48,7 +48,12 @@ function oidcProvider(id: string, name: string, issuer: string, clientId: string
     checks: ["pkce", "state"],
     authorization: { params: { scope: "openid email profile", ...extraParams } },
     profile(profile) {
-      return { id: String(profile.sub), email: String(profile.email ?? "").toLowerCase(), name: (profile.name as string | undefined) ?? null, image: (profile.picture as string | undefined) ?? null };
+      return {
+        id: String(profile.sub),
+        email: String(profile.email ?? "").toLowerCase(),
+        name: (profile.name as string | undefined) ?? null,
+        image: (profile.picture as string | undefined) ?? null,
+      };
     },
   };
 }

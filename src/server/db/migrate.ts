@@ -31,7 +31,9 @@ export class MigrationError extends Error {
     readonly file: string,
     cause: unknown,
   ) {
-    super(`migration ${migration} failed (${file}): ${cause instanceof Error ? cause.message : String(cause)}; the database was left as it was before it`, { cause });
+    super(`migration ${migration} failed (${file}): ${cause instanceof Error ? cause.message : String(cause)}; the database was left as it was before it`, {
+      cause,
+    });
   }
 }
 
@@ -129,7 +131,10 @@ function migrateSqlite(url: string, migrations: MigrationFile[], log: (msg: stri
         conn.exec(m.sql);
         const broken = conn.pragma("foreign_key_check") as { table: string; rowid: number; parent: string }[];
         if (broken.length > 0) {
-          const sample = broken.slice(0, 5).map((b) => `"${b.table}" row ${b.rowid} -> "${b.parent}"`).join(", ");
+          const sample = broken
+            .slice(0, 5)
+            .map((b) => `"${b.table}" row ${b.rowid} -> "${b.parent}"`)
+            .join(", ");
           throw new Error(`foreign key check failed for ${broken.length} row(s): ${sample}`);
         }
         record.run(randomUUID(), m.checksum, Date.now(), m.name, startedAt);

@@ -11,7 +11,21 @@ import { recordEvent } from "./record";
 export type ExportFormat = "csv" | "jsonl";
 export const EXPORT_PAGE = 2000;
 
-const COLUMNS = ["id", "createdAt", "type", "action", "severity", "actorId", "actorEmail", "targetUserId", "targetVmId", "sourceIp", "userAgent", "message", "details"] as const;
+const COLUMNS = [
+  "id",
+  "createdAt",
+  "type",
+  "action",
+  "severity",
+  "actorId",
+  "actorEmail",
+  "targetUserId",
+  "targetVmId",
+  "sourceIp",
+  "userAgent",
+  "message",
+  "details",
+] as const;
 
 type ExportRow = Record<(typeof COLUMNS)[number], unknown> & { createdAt: Date };
 
@@ -56,7 +70,14 @@ export async function recordEventsExport(db: Db, actor: Actor, filter: EventFilt
 }
 
 /** The export as text chunks (one per page), for a streamed response body. */
-export async function* exportEvents(db: Db, actor: Actor, filter: EventFilter, format: ExportFormat, pageSize = EXPORT_PAGE, excludingEventId?: string): AsyncGenerator<string> {
+export async function* exportEvents(
+  db: Db,
+  actor: Actor,
+  filter: EventFilter,
+  format: ExportFormat,
+  pageSize = EXPORT_PAGE,
+  excludingEventId?: string,
+): AsyncGenerator<string> {
   const visible = await eventsWhere(db, actor, filter);
   // The export's own record (recordEventsExport) is not part of what it exports.
   const where = excludingEventId ? { AND: [visible, { id: { not: excludingEventId } }] } : visible;

@@ -38,4 +38,3 @@ export function eventFilterToSearchParams(filter: EventFilter): URLSearchParams 
   for (const [k, v] of Object.entries(filter)) if (v !== undefined && v !== "") p.set(k, v instanceof Date ? v.toISOString() : String(v));
   return p;
 }
-

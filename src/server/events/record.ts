@@ -24,7 +24,16 @@ export interface EventInput {
   at?: Date;
 }
 
-type EventListener = (event: { id: string; type: EventType; action: string; severity: Severity; createdAt: Date; sourceIp: string | null; actorId: string | null; details: Record<string, unknown> | null }) => void | Promise<void>;
+type EventListener = (event: {
+  id: string;
+  type: EventType;
+  action: string;
+  severity: Severity;
+  createdAt: Date;
+  sourceIp: string | null;
+  actorId: string | null;
+  details: Record<string, unknown> | null;
+}) => void | Promise<void>;
 // On globalThis: Next bundles the instrumentation hook (where the correlation
 // rules subscribe) apart from the route handlers (where most events are
 // recorded), each with its own copy of this module; one set serves both.
@@ -56,7 +65,16 @@ export async function recordEvent(client: Db, input: EventInput) {
   });
   for (const listener of listeners) {
     try {
-      await listener({ id: row.id, type: input.type, action: input.action, severity: row.severity, createdAt: row.createdAt, sourceIp: row.sourceIp, actorId: row.actorId, details: input.details ?? null });
+      await listener({
+        id: row.id,
+        type: input.type,
+        action: input.action,
+        severity: row.severity,
+        createdAt: row.createdAt,
+        sourceIp: row.sourceIp,
+        actorId: row.actorId,
+        details: input.details ?? null,
+      });
     } catch (err) {
       console.error("[events] listener failed:", err);
     }

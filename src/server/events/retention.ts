@@ -12,7 +12,12 @@ const DAY_MS = 86_400_000;
 export async function deleteEventsBefore(db: Db, before: Date): Promise<number> {
   let total = 0;
   for (;;) {
-    const batch = await db.event.findMany({ where: { createdAt: { lt: before } }, select: { id: true }, take: BATCH, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    const batch = await db.event.findMany({
+      where: { createdAt: { lt: before } },
+      select: { id: true },
+      take: BATCH,
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
     if (batch.length === 0) return total;
     const { count } = await db.event.deleteMany({ where: { id: { in: batch.map((e) => e.id) } } });
     total += count;

@@ -58,7 +58,17 @@ export async function recordSshdObservation(db: Db, o: SshdObservation) {
       message: o.repeat > 1 ? `${message} (attempt ${i} of ${o.repeat} folded into one log line)` : message,
       sourceIp: o.ip,
       at: o.at,
-      details: { user: o.user, invalidUser: o.invalidUser, method: o.method, port: o.port, host: o.host, pid: o.pid, key: o.key, line: o.line, ...(o.repeat > 1 ? { repeat: o.repeat, attempt: i } : {}) },
+      details: {
+        user: o.user,
+        invalidUser: o.invalidUser,
+        method: o.method,
+        port: o.port,
+        host: o.host,
+        pid: o.pid,
+        key: o.key,
+        line: o.line,
+        ...(o.repeat > 1 ? { repeat: o.repeat, attempt: i } : {}),
+      },
     });
   }
 }
@@ -106,7 +116,8 @@ export class SshdLogFollower {
       const rotatedPath = rotatedPathOf(this.path);
       const rotated = await inodeOf(rotatedPath);
       if (rotated?.inode === pos.inode) pos = await this.readFrom(rotatedPath, pos, stats, { final: !!current });
-      else if (current) console.warn(`[sshd-follower] ${this.path} was replaced and the previous file was not found at ${rotatedPath}; continuing with the new file`);
+      else if (current)
+        console.warn(`[sshd-follower] ${this.path} was replaced and the previous file was not found at ${rotatedPath}; continuing with the new file`);
       if (!current) return stats;
       pos = { inode: current.inode, offset: 0 };
       await this.save(pos);

@@ -44,7 +44,11 @@ const IP = "([0-9A-Fa-f:.]+(?:%[\\w.-]+)?)";
 // " from <ip> port <n>" on the line, the one sshd itself appended.
 const USER = "(.*)";
 const REPEATED = /^message repeated (\d+) times: \[ ?(.*?) ?\]$/;
-const MESSAGES: { re: RegExp; action: SshdAction; build: (m: RegExpMatchArray) => Omit<SshdObservation, "at" | "host" | "pid" | "line" | "action" | "repeat"> }[] = [
+const MESSAGES: {
+  re: RegExp;
+  action: SshdAction;
+  build: (m: RegExpMatchArray) => Omit<SshdObservation, "at" | "host" | "pid" | "line" | "action" | "repeat">;
+}[] = [
   {
     re: new RegExp(`^Failed (\\S+) for (invalid user )?${USER} from ${IP} port (\\d+)(?: ssh2)?(?:: (.*))?$`),
     action: "ssh.failed",

@@ -59,20 +59,36 @@ export async function probeAccelerator(accel: "kvm" | "tcg", qemuBin = QEMU_BIN)
     const result = await execa(
       qemuBin,
       // -cpu host: what libvirt's kvm domains use (host-model), and where a broken KVM fails.
-      ["-accel", accel, ...(accel === "kvm" ? ["-cpu", "host"] : []), "-machine", "pc", "-m", "16", "-display", "none",
-        "-nodefaults", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-drive", `file=${image},format=raw,if=ide`],
+      [
+        "-accel",
+        accel,
+        ...(accel === "kvm" ? ["-cpu", "host"] : []),
+        "-machine",
+        "pc",
+        "-m",
+        "16",
+        "-display",
+        "none",
+        "-nodefaults",
+        "-no-reboot",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-drive",
+        `file=${image},format=raw,if=ide`,
+      ],
       { timeout: PROBE_TIMEOUT_MS, reject: false, stdin: "ignore", env: childEnv(), extendEnv: false },
     );
     const ms = Date.now() - started;
     if (result.exitCode === PROBE_EXIT_CODE) return { works: true, detail: `a test guest ran under ${accel} in ${ms} ms` };
     if (result.timedOut) return { works: false, detail: `a test guest under ${accel} did not finish within ${PROBE_TIMEOUT_MS / 1000} s` };
-    const why = result.stderr
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l && !l.includes("warning:"))
-      .slice(0, 1)
-      .join("").replace(/^(qemu-system-x86_64: )?(error: )?/, "") || `exit code ${result.exitCode ?? result.signal ?? "unknown"}`;
+    const why =
+      result.stderr
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !l.includes("warning:"))
+        .slice(0, 1)
+        .join("")
+        .replace(/^(qemu-system-x86_64: )?(error: )?/, "") || `exit code ${result.exitCode ?? result.signal ?? "unknown"}`;
     return { works: false, detail: `a test guest under ${accel} failed: ${why}` };
   } catch (error) {
     return { works: false, detail: `could not run ${qemuBin}: ${commandFailure(error)}` };

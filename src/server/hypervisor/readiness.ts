@@ -35,8 +35,11 @@ const CHECK_TIMEOUT_MS = 30_000;
 
 type Run = (bin: string, args: string[]) => Promise<string>;
 
-const runTool = (e: Env): Run => async (bin, args) =>
-  (await execa(bin, args, { timeout: CHECK_TIMEOUT_MS, stdin: "ignore", env: childEnv({ VAGRANT_HOME: vagrantHome(e), LC_ALL: "C" }), extendEnv: false })).stdout;
+const runTool =
+  (e: Env): Run =>
+  async (bin, args) =>
+    (await execa(bin, args, { timeout: CHECK_TIMEOUT_MS, stdin: "ignore", env: childEnv({ VAGRANT_HOME: vagrantHome(e), LC_ALL: "C" }), extendEnv: false }))
+      .stdout;
 
 export interface ReadinessDeps {
   run?: Run;
@@ -44,12 +47,7 @@ export interface ReadinessDeps {
   driver?: () => Promise<DriverChoice>;
 }
 
-async function check(
-  component: HostComponent,
-  probe: () => Promise<string>,
-  version: (out: string) => string | null,
-  fix: string,
-): Promise<HostCheck> {
+async function check(component: HostComponent, probe: () => Promise<string>, version: (out: string) => string | null, fix: string): Promise<HostCheck> {
   try {
     const out = await probe();
     const found = version(out);
@@ -64,17 +62,34 @@ export async function checkHostReadiness(e: Env = env(), deps: ReadinessDeps = {
   const run = deps.run ?? runTool(e);
   const virsh = deps.virsh ?? ((args: string[]) => runVirsh(args, e, CHECK_TIMEOUT_MS));
   const [qemu, libvirt, vagrant, plugin, driver] = await Promise.all([
-    check("qemu", () => run(QEMU_BIN, ["--version"]), (o) => /QEMU emulator version (\S+)/.exec(o)?.[1] ?? null,
-      `install QEMU (Debian: apt-get install --no-install-recommends qemu-system-x86 qemu-utils), or ${SETUP_FIX}`),
-    check("libvirt", () => virsh(["version"]), (o) => {
-      const lib = /Using library: libvirt (\S+)/.exec(o)?.[1];
-      const hv = /Running hypervisor: (.+)$/m.exec(o)?.[1]?.trim();
-      return lib ? `${lib}${hv ? ` (hypervisor ${hv})` : ""}` : null;
-    }, `start libvirtd and make ${e.LIBVIRT_URI} reachable for the app's user: ${SETUP_FIX}`),
-    check("vagrant", () => run(e.VAGRANT_BIN, ["--version"]), (o) => /Vagrant (\S+)/.exec(o)?.[1] ?? null,
-      `install Vagrant (Debian: apt-get install --no-install-recommends vagrant) or set VAGRANT_BIN; ${SETUP_FIX}`),
-    check("vagrant-libvirt", () => run(e.VAGRANT_BIN, ["plugin", "list"]), (o) => /vagrant-libvirt \(([^,)]+)/.exec(o)?.[1] ?? null,
-      `install the vagrant-libvirt plugin (Debian: apt-get install --no-install-recommends vagrant-libvirt); ${SETUP_FIX}`),
+    check(
+      "qemu",
+      () => run(QEMU_BIN, ["--version"]),
+      (o) => /QEMU emulator version (\S+)/.exec(o)?.[1] ?? null,
+      `install QEMU (Debian: apt-get install --no-install-recommends qemu-system-x86 qemu-utils), or ${SETUP_FIX}`,
+    ),
+    check(
+      "libvirt",
+      () => virsh(["version"]),
+      (o) => {
+        const lib = /Using library: libvirt (\S+)/.exec(o)?.[1];
+        const hv = /Running hypervisor: (.+)$/m.exec(o)?.[1]?.trim();
+        return lib ? `${lib}${hv ? ` (hypervisor ${hv})` : ""}` : null;
+      },
+      `start libvirtd and make ${e.LIBVIRT_URI} reachable for the app's user: ${SETUP_FIX}`,
+    ),
+    check(
+      "vagrant",
+      () => run(e.VAGRANT_BIN, ["--version"]),
+      (o) => /Vagrant (\S+)/.exec(o)?.[1] ?? null,
+      `install Vagrant (Debian: apt-get install --no-install-recommends vagrant) or set VAGRANT_BIN; ${SETUP_FIX}`,
+    ),
+    check(
+      "vagrant-libvirt",
+      () => run(e.VAGRANT_BIN, ["plugin", "list"]),
+      (o) => /vagrant-libvirt \(([^,)]+)/.exec(o)?.[1] ?? null,
+      `install the vagrant-libvirt plugin (Debian: apt-get install --no-install-recommends vagrant-libvirt); ${SETUP_FIX}`,
+    ),
     (deps.driver ?? (() => vmDriver(e)))().catch(() => null),
   ]);
   const checks = [qemu, libvirt, vagrant, plugin];

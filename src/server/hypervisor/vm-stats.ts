@@ -36,8 +36,7 @@ export interface VmStats {
 }
 
 export type VmStatsResult =
-  | { vmId: string; status: "ok"; domain: string; atMs: number; vcpus: number | null; stats: VmStats }
-  | { vmId: string; status: "unavailable"; reason: string };
+  { vmId: string; status: "ok"; domain: string; atMs: number; vcpus: number | null; stats: VmStats } | { vmId: string; status: "unavailable"; reason: string };
 
 /** Where vagrant-libvirt records the UUID of the domain it created. */
 export function domainIdFile(folder: string): string {
@@ -101,8 +100,7 @@ export class VmStatsReader {
       // cpu.time is ns of CPU per wall second; QEMU's own threads can push it a
       // little past the vCPUs' capacity under emulation, hence the cap.
       const cpuNsPerS = rate("cpu", domain.cpuTimeNs);
-      const cpuPct =
-        cpuNsPerS === null || !domain.vcpus ? null : Math.min(100, Math.round((cpuNsPerS / 1e9 / domain.vcpus) * 10000) / 100);
+      const cpuPct = cpuNsPerS === null || !domain.vcpus ? null : Math.min(100, Math.round((cpuNsPerS / 1e9 / domain.vcpus) * 10000) / 100);
       const totalKiB = domain.balloonAvailableKiB;
       const usableKiB = domain.balloonUsableKiB;
       const usedKiB = totalKiB !== null && usableKiB !== null ? Math.max(0, totalKiB - usableKiB) : null;

@@ -12,7 +12,17 @@ import { assertCanViewVmMetrics, visibleRunningVms, vmOwners } from "./vm-access
 
 /** How far back the sparklines reach. */
 export const TREND_MS = 5 * 60_000;
-export const HOST_TREND_METRICS = ["cpuPct", "memPct", "fsPct", "swapPct", "load1", "netRxBps", "netTxBps", "diskReadBps", "diskWriteBps"] as const satisfies readonly MetricName[];
+export const HOST_TREND_METRICS = [
+  "cpuPct",
+  "memPct",
+  "fsPct",
+  "swapPct",
+  "load1",
+  "netRxBps",
+  "netTxBps",
+  "diskReadBps",
+  "diskWriteBps",
+] as const satisfies readonly MetricName[];
 const VM_TILE_METRICS = ["cpuPct", "memPct", "netRxBps"] as const satisfies readonly MetricName[];
 export const VM_TREND_METRICS = ["cpuPct", "memPct", "netRxBps", "netTxBps", "diskReadBps", "diskWriteBps"] as const satisfies readonly MetricName[];
 
@@ -30,7 +40,11 @@ type SampleRow = { source: string; ts: bigint } & Partial<Record<MetricName, num
 async function recentRows(db: Db, sources: string[], sinceMs: number, metrics: readonly MetricName[] | null): Promise<Map<string, SampleRow[]>> {
   const select: Record<string, true> = { source: true, ts: true };
   for (const m of metrics ?? METRIC_NAMES) select[m] = true;
-  const rows = (await db.metricSample.findMany({ where: { source: { in: sources }, ts: { gte: BigInt(sinceMs) } }, select, orderBy: { ts: "asc" } })) as unknown as SampleRow[];
+  const rows = (await db.metricSample.findMany({
+    where: { source: { in: sources }, ts: { gte: BigInt(sinceMs) } },
+    select,
+    orderBy: { ts: "asc" },
+  })) as unknown as SampleRow[];
   const bySource = new Map<string, SampleRow[]>();
   for (const row of rows) (bySource.get(row.source) ?? bySource.set(row.source, []).get(row.source)!).push(row);
   return bySource;
@@ -47,8 +61,15 @@ function toNow(source: string, rows: SampleRow[], trendMetrics: readonly MetricN
 }
 
 export async function openAlertsVisibleTo(db: Db, actor: Actor) {
-  const open = await db.alertInstance.findMany({ where: { resolvedAt: null }, include: { rule: { select: { name: true, metric: true, threshold: true, comparison: true } } }, orderBy: { openedAt: "desc" } });
-  const owners = await vmOwners(db, open.map((a) => vmIdOf(a.source)).filter((id): id is string => id !== null));
+  const open = await db.alertInstance.findMany({
+    where: { resolvedAt: null },
+    include: { rule: { select: { name: true, metric: true, threshold: true, comparison: true } } },
+    orderBy: { openedAt: "desc" },
+  });
+  const owners = await vmOwners(
+    db,
+    open.map((a) => vmIdOf(a.source)).filter((id): id is string => id !== null),
+  );
   return open.filter((a) => {
     const vmId = vmIdOf(a.source);
     if (vmId === null) return canViewHostMetrics(actor);
@@ -71,7 +92,12 @@ export async function currentState(db: Db, actor: Actor, nowMs = Date.now()) {
     recentRows(db, [HOST_SOURCE], since, null),
     recentRows(db, fsSources, since, ["fsSizeBytes", "fsUsedBytes", "fsPct"]),
     // Only what a VM tile shows: with many VMs this is most of the payload a phone polls.
-    recentRows(db, vms.map((vm) => vmSource(vm.id)), since, VM_TILE_METRICS),
+    recentRows(
+      db,
+      vms.map((vm) => vmSource(vm.id)),
+      since,
+      VM_TILE_METRICS,
+    ),
   ]);
   return {
     now: nowMs,
@@ -79,7 +105,17 @@ export async function currentState(db: Db, actor: Actor, nowMs = Date.now()) {
     host: toNow(HOST_SOURCE, hostRows.get(HOST_SOURCE) ?? [], HOST_TREND_METRICS, nowMs),
     filesystems: fsSources.map((s) => ({ path: s.slice(3), ...toNow(s, fsRows.get(s) ?? [], [], nowMs) })),
     vms: vms.map((vm) => ({ id: vm.id, name: vm.name, ...toNow(vmSource(vm.id), vmRows.get(vmSource(vm.id)) ?? [], ["cpuPct"], nowMs) })),
-    alerts: (await openAlertsVisibleTo(db, actor)).map((a) => ({ id: a.id, source: a.source, kind: sourceKind(a.source), severity: a.severity, ruleName: a.rule.name, metric: a.rule.metric, openedAt: a.openedAt, lastValue: a.lastValue, peakValue: a.peakValue })),
+    alerts: (await openAlertsVisibleTo(db, actor)).map((a) => ({
+      id: a.id,
+      source: a.source,
+      kind: sourceKind(a.source),
+      severity: a.severity,
+      ruleName: a.rule.name,
+      metric: a.rule.metric,
+      openedAt: a.openedAt,
+      lastValue: a.lastValue,
+      peakValue: a.peakValue,
+    })),
   };
 }
 

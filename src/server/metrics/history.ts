@@ -136,7 +136,12 @@ async function aggregate(db: Db, tier: Tier, source: string, metrics: MetricName
       metricsOfBucket.set(
         m,
         prev
-          ? { sum: prev.sum + add.sum, n: prev.n + add.n, min: Math.min(prev.min ?? Infinity, add.min ?? Infinity), max: Math.max(prev.max ?? -Infinity, add.max ?? -Infinity) }
+          ? {
+              sum: prev.sum + add.sum,
+              n: prev.n + add.n,
+              min: Math.min(prev.min ?? Infinity, add.min ?? Infinity),
+              max: Math.max(prev.max ?? -Infinity, add.max ?? -Infinity),
+            }
           : add,
       );
     });

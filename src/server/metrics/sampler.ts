@@ -162,13 +162,13 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
   }
 
   async function retentionNow(): Promise<RetentionResult> {
-    retentionRun ??= applyRetention(db, now()).then(
-      (r) => {
+    retentionRun ??= applyRetention(db, now())
+      .then((r) => {
         s.lastRetentionAt = now();
         s.lastRetention = r;
         return r;
-      },
-    ).finally(() => (retentionRun = null));
+      })
+      .finally(() => (retentionRun = null));
     return retentionRun;
   }
 
@@ -197,7 +197,13 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
     },
     stats() {
       const sorted = [...durations].sort((a, b) => a - b);
-      return { ...s, errorsByCollector: { ...s.errorsByCollector }, lastErrors: { ...s.lastErrors }, tickMsP50: percentile(sorted, 50), tickMsP95: percentile(sorted, 95) };
+      return {
+        ...s,
+        errorsByCollector: { ...s.errorsByCollector },
+        lastErrors: { ...s.lastErrors },
+        tickMsP50: percentile(sorted, 50),
+        tickMsP95: percentile(sorted, 95),
+      };
     },
     tick,
     retentionNow,

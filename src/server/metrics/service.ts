@@ -9,7 +9,10 @@ import { listRunningVmsForMetrics } from "../vms/queries";
 import type { VmReadingSource } from "./collectors/vms";
 import { startSampler } from "./sampler";
 
-export function startMetricsServices(db: Db, vmSource: VmReadingSource | null = createVmReadingSource(() => listRunningVmsForMetrics(db))): { stop(): Promise<void> } {
+export function startMetricsServices(
+  db: Db,
+  vmSource: VmReadingSource | null = createVmReadingSource(() => listRunningVmsForMetrics(db)),
+): { stop(): Promise<void> } {
   if (!env().SAMPLER_ENABLED) return { stop: async () => {} };
   return startSampler({ db, vmSource });
 }

@@ -52,10 +52,7 @@ export function metricAggregates(tier: Tier, m: MetricName): [Prisma.Sql, Prisma
   return [Prisma.sql`SUM(${avg} * ${n}) / NULLIF(SUM(${n}), 0)`, Prisma.sql`MIN(${min})`, Prisma.sql`MAX(${max})`, Prisma.sql`COALESCE(SUM(${n}), 0)`];
 }
 
-const ROLLUP_COLUMNS = Prisma.join(
-  ["source", "ts", "samples", ...METRIC_NAMES.flatMap((m) => [`${m}Avg`, `${m}Min`, `${m}Max`, `${m}N`])].map(q),
-  ", ",
-);
+const ROLLUP_COLUMNS = Prisma.join(["source", "ts", "samples", ...METRIC_NAMES.flatMap((m) => [`${m}Avg`, `${m}Min`, `${m}Max`, `${m}N`])].map(q), ", ");
 
 function rollupInsert(tier: RollupTier, fromMs: number, toMs: number): Prisma.Sql {
   const finer = FINER[tier];
@@ -64,7 +61,10 @@ function rollupInsert(tier: RollupTier, fromMs: number, toMs: number): Prisma.Sq
   const size = Prisma.raw(String(ROLLUP_MS[tier]));
   const samples = finer === "raw" ? Prisma.sql`COUNT(*)` : Prisma.sql`SUM("samples")`;
   return Prisma.sql`INSERT INTO ${q(TIER_TABLE[tier])} (${ROLLUP_COLUMNS})
-    SELECT "source", ("ts" / ${size}) * ${size}, ${samples}, ${Prisma.join(METRIC_NAMES.flatMap((m) => metricAggregates(finer, m)), ", ")}
+    SELECT "source", ("ts" / ${size}) * ${size}, ${samples}, ${Prisma.join(
+      METRIC_NAMES.flatMap((m) => metricAggregates(finer, m)),
+      ", ",
+    )}
     FROM ${q(TIER_TABLE[finer])}
     WHERE "ts" >= ${BigInt(fromMs)} AND "ts" < ${BigInt(toMs)}
     GROUP BY 1, 2`;

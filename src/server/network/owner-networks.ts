@@ -45,7 +45,8 @@ const dotted = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".
 /** The network of subnet index `index` in the pool. */
 export function ownerNetworkSpec(index: number, e: Env = env()): OwnerNetworkSpec {
   const pool = e.VM_NETWORK_POOL;
-  if (!Number.isSafeInteger(index) || index < 0 || index >= pool.size) throw new Error(`subnet index ${index} is outside VM_NETWORK_POOL ${pool.cidr} (${pool.size} networks)`);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= pool.size)
+    throw new Error(`subnet index ${index} is outside VM_NETWORK_POOL ${pool.cidr} (${pool.size} networks)`);
   const base = (pool.base + index * 256) >>> 0;
   const net24 = base >>> 8;
   return {
@@ -152,7 +153,12 @@ export async function ensureLibvirtNetwork(spec: OwnerNetworkSpec, e: Env = env(
     throw new Error(`Could not create the VM network ${n} (${spec.cidr}): ${commandFailure(err)}`);
   });
   const xml = out.slice(out.indexOf("<network"));
-  const found = { mode: attr(xml, "forward", "mode"), bridge: attr(xml, "bridge", "name"), address: attr(xml, "ip", "address"), netmask: attr(xml, "ip", "netmask") };
+  const found = {
+    mode: attr(xml, "forward", "mode"),
+    bridge: attr(xml, "bridge", "name"),
+    address: attr(xml, "ip", "address"),
+    netmask: attr(xml, "ip", "netmask"),
+  };
   if (found.mode !== "nat" || found.bridge !== spec.bridge || found.address !== spec.gateway || found.netmask !== "255.255.255.0")
     throw new Error(
       `The libvirt network ${n} already exists with another definition ` +
@@ -162,7 +168,9 @@ export async function ensureLibvirtNetwork(spec: OwnerNetworkSpec, e: Env = env(
   if (!/^Active:\s+yes$/m.test(out)) {
     // Ask again on its own, so the error is libvirt's reason (an address already on a host interface, a bridge in use…).
     await runVirsh(["net-start", n], e).catch((err: unknown) => {
-      throw new Error(`The VM network ${n} (${spec.cidr}) could not be started: ${commandFailure(err)}. If the host already uses this range, change VM_NETWORK_POOL.`);
+      throw new Error(
+        `The VM network ${n} (${spec.cidr}) could not be started: ${commandFailure(err)}. If the host already uses this range, change VM_NETWORK_POOL.`,
+      );
     });
   }
 }
@@ -216,7 +224,14 @@ export async function releaseOwnerNetworkIfUnused(db: Db, userId: string, e: Env
       const reason = commandFailure(err);
       console.error(`[network] could not remove ${row.name}:`, reason);
       const message = `The VM network ${row.name} could not be removed: ${reason}`;
-      await recordEvent(db, { type: "system", action: "network.remove.failed", severity: "WARNING", message, targetUserId: userId, details: { network: row.name } });
+      await recordEvent(db, {
+        type: "system",
+        action: "network.remove.failed",
+        severity: "WARNING",
+        message,
+        targetUserId: userId,
+        details: { network: row.name },
+      });
       return "failed";
     }
     await db.ownerNetwork.deleteMany({ where: { id: row.id } });

@@ -2,7 +2,7 @@
 // set quotas. Each function checks isAdmin itself, so no caller can skip it.
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
-import { conflict, forbidden } from "../errors";
+import { conflict } from "../errors";
 import { recordEvent } from "../events/record";
 import { assertAdmin, type Actor } from "../permissions";
 import { assertHostReady } from "./host-gate";
@@ -37,7 +37,13 @@ export async function adminDestroyVm(db: Db, admin: Actor, vmId: string, request
 }
 
 /** Asks every running VM to stop (VMs busy with another operation are skipped). */
-export async function stopAllRunningVms(db: Db, admin: Actor, reason: string, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<{ requested: string[]; skipped: string[] }> {
+export async function stopAllRunningVms(
+  db: Db,
+  admin: Actor,
+  reason: string,
+  request: RequestInfo = NO_REQUEST,
+  e: Env = env(),
+): Promise<{ requested: string[]; skipped: string[] }> {
   assertAdmin(admin);
   // Said once, up front, rather than as every VM skipped.
   await assertHostReady(e);
@@ -66,7 +72,13 @@ export async function stopAllRunningVms(db: Db, admin: Actor, reason: string, re
   return { requested, skipped };
 }
 
-export async function adminSetUserQuota(db: Db, admin: Actor, userId: string, overrides: Partial<Record<keyof Quota, number | null>>, request: RequestInfo = NO_REQUEST): Promise<Quota> {
+export async function adminSetUserQuota(
+  db: Db,
+  admin: Actor,
+  userId: string,
+  overrides: Partial<Record<keyof Quota, number | null>>,
+  request: RequestInfo = NO_REQUEST,
+): Promise<Quota> {
   assertAdmin(admin);
   const quota = await setUserQuota(db, userId, overrides);
   await recordEvent(db, {

@@ -32,10 +32,19 @@ async function assertBoxInstalled(db: Db, boxId: unknown, e: Env): Promise<void>
   if (!box?.enabled) return; // createVm says "not in the catalog"
   const installed = await installedBoxNames(e);
   if (installed.error === null && !installed.names.has(box.name))
-    throw new DomainError("BAD_REQUEST", `The box ${box.name} is not installed on this host, so it cannot be launched. An admin can add it under Admin → Catalog.`);
+    throw new DomainError(
+      "BAD_REQUEST",
+      `The box ${box.name} is not installed on this host, so it cannot be launched. An admin can add it under Admin → Catalog.`,
+    );
 }
 
-export async function createVmOnce(db: Db, actor: Actor, input: { requestKey?: string | undefined } & Record<string, unknown>, request: RequestInfo, e: Env = env()) {
+export async function createVmOnce(
+  db: Db,
+  actor: Actor,
+  input: { requestKey?: string | undefined } & Record<string, unknown>,
+  request: RequestInfo,
+  e: Env = env(),
+) {
   const { requestKey, ...rest } = input;
   const run = async () => {
     await assertBoxInstalled(db, rest.boxId, e);

@@ -7,16 +7,7 @@
 import { commandOutcome, parseMachineReadable } from "./machine-readable";
 
 export type FailureKind =
-  | "timeout-address"
-  | "timeout"
-  | "box-missing"
-  | "out-of-disk"
-  | "quota"
-  | "libvirt-unreachable"
-  | "hypervisor"
-  | "ssh-auth"
-  | "killed"
-  | "other";
+  "timeout-address" | "timeout" | "box-missing" | "out-of-disk" | "quota" | "libvirt-unreachable" | "hypervisor" | "ssh-auth" | "killed" | "other";
 
 export interface FailureInput {
   exitCode: number | null;
@@ -77,12 +68,14 @@ const SIGNATURES: Signature[] = [
   {
     kind: "hypervisor",
     test: /qemu unexpectedly closed the monitor|virDomainCreateWithFlags failed|kvm_buf_set_msrs/,
-    sentence: () => "The host's hypervisor refused to start the VM (QEMU stopped as it booted). An admin can check the host's KVM support or run VMs with the qemu driver.",
+    sentence: () =>
+      "The host's hypervisor refused to start the VM (QEMU stopped as it booted). An admin can check the host's KVM support or run VMs with the qemu driver.",
   },
   {
     kind: "ssh-auth",
     test: /SSHAuthenticationFailed|SSH authentication failed!/,
-    sentence: () => "The VM booted but Vagrant could not log in to it with its key, so it was not set up. Destroy it and launch again, or ask an admin to check the box.",
+    sentence: () =>
+      "The VM booted but Vagrant could not log in to it with its key, so it was not set up. Destroy it and launch again, or ask an admin to check the box.",
   },
 ];
 
@@ -115,7 +108,8 @@ export function failureReason(input: FailureInput): FailureReason {
     kind = "killed";
     sentence = `Vagrant was stopped by ${input.signal} before it finished.`;
   }
-  if (sentence === null) sentence = detail ? `Vagrant failed: ${firstLine(detail)}` : `Vagrant failed with exit code ${input.exitCode ?? "unknown"}.`;
+  // Nothing recognised: Vagrant's own error, whole (it is already a sentence for people).
+  if (sentence === null) sentence = detail ? `Vagrant failed: ${detail}` : `Vagrant failed with exit code ${input.exitCode ?? "unknown"}.`;
   const extra = detail && kind !== "other" ? ` Vagrant said: ${firstLine(detail)}` : "";
   return { kind, sentence, detail, message: `${sentence}${extra}`.slice(0, 1000) };
 }

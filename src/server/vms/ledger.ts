@@ -74,14 +74,26 @@ export function listLedgerEntries(db: Db, userId: string, take = 100) {
 }
 
 /** An admin grants (positive) or takes back (negative) credits; recorded and audited. */
-export async function grantCredits(db: Db, admin: Actor, input: { userId: string; amount: number; reason: string }, request: RequestInfo = NO_REQUEST): Promise<number> {
+export async function grantCredits(
+  db: Db,
+  admin: Actor,
+  input: { userId: string; amount: number; reason: string },
+  request: RequestInfo = NO_REQUEST,
+): Promise<number> {
   if (!isAdmin(admin)) throw new DomainError("FORBIDDEN", "Only admins can grant credits.");
   if (!Number.isFinite(input.amount) || input.amount === 0) throw new DomainError("BAD_REQUEST", "The amount must be a non-zero number.");
   if (!input.reason.trim()) throw new DomainError("BAD_REQUEST", "Say why the credits change.");
   const user = await db.user.findUnique({ where: { id: input.userId }, select: { id: true, email: true } });
   if (!user) throw new DomainError("NOT_FOUND", "User not found.");
   await ensureInitialGrant(db, user.id);
-  await addLedgerEntry(db, { userId: user.id, kind: input.amount > 0 ? "GRANT" : "CHARGE", amount: input.amount, reason: input.reason.trim(), actorId: admin.id, actorEmail: admin.email });
+  await addLedgerEntry(db, {
+    userId: user.id,
+    kind: input.amount > 0 ? "GRANT" : "CHARGE",
+    amount: input.amount,
+    reason: input.reason.trim(),
+    actorId: admin.id,
+    actorEmail: admin.email,
+  });
   const balance = await balanceOf(db, user.id);
   await recordEvent(db, {
     type: "admin",

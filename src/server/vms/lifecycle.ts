@@ -62,7 +62,17 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
     await allocateOwnerNetwork(db, actor.id, e);
     try {
       return await db.vm.create({
-        data: { name: input.name, activeName: input.name, ownerId: actor.id, boxId: box.id, cpus: input.cpus, ramMb: input.ramMb, diskGb: input.diskGb, driver, state: "PENDING" },
+        data: {
+          name: input.name,
+          activeName: input.name,
+          ownerId: actor.id,
+          boxId: box.id,
+          cpus: input.cpus,
+          ramMb: input.ramMb,
+          diskGb: input.diskGb,
+          driver,
+          state: "PENDING",
+        },
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict(`You already have a VM named ${input.name}. Pick another name.`);
@@ -82,10 +92,19 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
 }
 
 /** Asks for start, stop, restart or destroy. Destroy needs the VM's name typed back. */
-export async function requestVmOperation(db: Db, actor: Actor, vmId: string, operation: Exclude<VmOperation, "create">, options: { confirmName?: string } = {}, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<VmJob> {
+export async function requestVmOperation(
+  db: Db,
+  actor: Actor,
+  vmId: string,
+  operation: Exclude<VmOperation, "create">,
+  options: { confirmName?: string } = {},
+  request: RequestInfo = NO_REQUEST,
+  e: Env = env(),
+): Promise<VmJob> {
   const vm = await loadVisibleVm(db, actor, vmId);
   if (!canActOnVm(actor, vm)) throw forbidden("You cannot act on this VM.");
-  if (operation === "destroy" && options.confirmName !== vm.name) throw new DomainError("BAD_REQUEST", `Type the VM's name (${vm.name}) to confirm that it should be destroyed.`);
+  if (operation === "destroy" && options.confirmName !== vm.name)
+    throw new DomainError("BAD_REQUEST", `Type the VM's name (${vm.name}) to confirm that it should be destroyed.`);
   if (operation === "start") {
     const reason = refusalReason("start", vm.state, vm.name);
     if (reason) throw conflict(reason);
@@ -102,7 +121,14 @@ export async function requestVmOperation(db: Db, actor: Actor, vmId: string, ope
  * transaction. The state change is a compare-and-set on the allowed states, so
  * of two simultaneous requests exactly one wins; the other gets CONFLICT.
  */
-export async function enqueueOperation(db: Db, requester: Requester, vm: Pick<Vm, "id" | "name" | "ownerId">, operation: VmOperation, request: RequestInfo = NO_REQUEST, e: Env = env()): Promise<VmJob> {
+export async function enqueueOperation(
+  db: Db,
+  requester: Requester,
+  vm: Pick<Vm, "id" | "name" | "ownerId">,
+  operation: VmOperation,
+  request: RequestInfo = NO_REQUEST,
+  e: Env = env(),
+): Promise<VmJob> {
   // Refused before the state moves: a job queued on a host that cannot run it would only fail.
   await assertHostReady(e);
   const rule = OPERATIONS[operation];

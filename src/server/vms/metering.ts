@@ -15,7 +15,10 @@ const MINUTE = 60_000;
 
 /** Charges a VM's uncharged time up to `until`. Returns the credits charged. */
 export async function chargeVm(db: Db, vmId: string, until: Date, opts: { final: boolean }, e: Env = env()): Promise<number> {
-  const vm = await db.vm.findUnique({ where: { id: vmId }, select: { id: true, name: true, ownerId: true, cpus: true, ramMb: true, diskGb: true, meteredUntil: true } });
+  const vm = await db.vm.findUnique({
+    where: { id: vmId },
+    select: { id: true, name: true, ownerId: true, cpus: true, ramMb: true, diskGb: true, meteredUntil: true },
+  });
   if (!vm?.meteredUntil) return 0;
   const from = vm.meteredUntil;
   const elapsed = Math.max(0, until.getTime() - from.getTime());

@@ -29,7 +29,10 @@ export const MILESTONES: Record<VmJobKind, Array<[RegExp, number]>> = {
   CREATE: UP,
   START: UP,
   // `vagrant reload` halts then boots: the halt half maps into 0-40 %.
-  RESTART: [...HALT.map(([re, p]) => [re, Math.round(p / 2)] as [RegExp, number]), ...UP.map(([re, p]) => [re, 40 + Math.round((p * 60) / 100)] as [RegExp, number])],
+  RESTART: [
+    ...HALT.map(([re, p]) => [re, Math.round(p / 2)] as [RegExp, number]),
+    ...UP.map(([re, p]) => [re, 40 + Math.round((p * 60) / 100)] as [RegExp, number]),
+  ],
   STOP: HALT,
   DESTROY,
 };

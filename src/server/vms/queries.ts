@@ -14,14 +14,30 @@ import { defaultQuota, effectiveQuota, usageOf } from "./quotas";
 import { allowedOperations, UP_STATES } from "./transitions";
 
 const ACTIVE_JOB = { state: { in: ["QUEUED" as const, "RUNNING" as const] } };
-const JOB_SUMMARY = { id: true, kind: true, state: true, step: true, progress: true, createdAt: true, startedAt: true, finishedAt: true, exitCode: true, message: true, requestedByEmail: true } as const;
+const JOB_SUMMARY = {
+  id: true,
+  kind: true,
+  state: true,
+  step: true,
+  progress: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+  exitCode: true,
+  message: true,
+  requestedByEmail: true,
+} as const;
 
 /** The actor's VMs (an admin's list holds everyone's), newest first, with any operation in progress. */
 export async function listVms(db: Db, actor: Actor, options: { includeDestroyed?: boolean } = {}, e: Env = env()) {
   const rows = await db.vm.findMany({
     where: { ...(canListAllVms(actor) ? {} : { ownerId: actor.id }), ...(options.includeDestroyed ? {} : { state: { not: "DESTROYED" } }) },
     orderBy: { createdAt: "desc" },
-    include: { box: { select: { displayName: true } }, owner: { select: { email: true } }, jobs: { where: ACTIVE_JOB, orderBy: { createdAt: "desc" }, take: 1, select: JOB_SUMMARY } },
+    include: {
+      box: { select: { displayName: true } },
+      owner: { select: { email: true } },
+      jobs: { where: ACTIVE_JOB, orderBy: { createdAt: "desc" }, take: 1, select: JOB_SUMMARY },
+    },
   });
   return rows
     .filter((vm) => canViewVm(actor, vm))
@@ -150,6 +166,10 @@ export interface RunningVmForMetrics {
 
 /** For the metrics sampler: every VM that is up, with its folder and libvirt domain name. */
 export async function listRunningVmsForMetrics(db: Db, e: Env = env()): Promise<RunningVmForMetrics[]> {
-  const vms = await db.vm.findMany({ where: { state: { in: [...UP_STATES] } }, select: { id: true, name: true, ownerId: true, state: true }, orderBy: { createdAt: "asc" } });
+  const vms = await db.vm.findMany({
+    where: { state: { in: [...UP_STATES] } },
+    select: { id: true, name: true, ownerId: true, state: true },
+    orderBy: { createdAt: "asc" },
+  });
   return vms.map((vm) => ({ ...vm, folder: vmFolder(vm.id, e), domainName: libvirtDomainName(vm.id) }));
 }

@@ -71,9 +71,12 @@ const refuse = (message: string) => new DomainError("PRECONDITION_FAILED", messa
 export async function checkLaunchAllowed(db: Db, userId: string, spec: PricedSpec, e: Env = env()): Promise<void> {
   const [quota, usage] = await Promise.all([effectiveQuota(db, userId, e), usageOf(db, userId)]);
   if (usage.vms + 1 > quota.maxVms) throw refuse(`Quota reached: at most ${quota.maxVms} VMs (you have ${usage.vms}). Destroy one first.`);
-  if (usage.cpus + spec.cpus > quota.maxCpus) throw refuse(`Quota reached: at most ${quota.maxCpus} vCPUs in total (you use ${usage.cpus}, this VM asks for ${spec.cpus}).`);
-  if (usage.ramMb + spec.ramMb > quota.maxRamMb) throw refuse(`Quota reached: at most ${quota.maxRamMb} MB of RAM in total (you use ${usage.ramMb} MB, this VM asks for ${spec.ramMb} MB).`);
-  if (usage.diskGb + spec.diskGb > quota.maxDiskGb) throw refuse(`Quota reached: at most ${quota.maxDiskGb} GB of disk in total (you use ${usage.diskGb} GB, this VM asks for ${spec.diskGb} GB).`);
+  if (usage.cpus + spec.cpus > quota.maxCpus)
+    throw refuse(`Quota reached: at most ${quota.maxCpus} vCPUs in total (you use ${usage.cpus}, this VM asks for ${spec.cpus}).`);
+  if (usage.ramMb + spec.ramMb > quota.maxRamMb)
+    throw refuse(`Quota reached: at most ${quota.maxRamMb} MB of RAM in total (you use ${usage.ramMb} MB, this VM asks for ${spec.ramMb} MB).`);
+  if (usage.diskGb + spec.diskGb > quota.maxDiskGb)
+    throw refuse(`Quota reached: at most ${quota.maxDiskGb} GB of disk in total (you use ${usage.diskGb} GB, this VM asks for ${spec.diskGb} GB).`);
   if (usage.running + 1 > quota.maxRunning) throw refuse(`Quota reached: at most ${quota.maxRunning} VMs running at once. Stop one first.`);
   await checkAffordable(db, userId, hourlyCost(spec, e), e);
 }
@@ -90,6 +93,8 @@ async function checkAffordable(db: Db, userId: string, addedHourly: number, e: E
   const [balance, running] = await Promise.all([balanceOf(db, userId), runningHourlyCost(db, userId, e)]);
   const needed = roundCredits(running + addedHourly);
   if (balance < needed)
-    throw refuse(`Not enough credits: running this for one hour needs ${needed.toFixed(2)} credits${running > 0 ? ` (including ${running.toFixed(2)}/h for the VMs already running)` : ""}, and your balance is ${balance.toFixed(2)}.`);
+    throw refuse(
+      `Not enough credits: running this for one hour needs ${needed.toFixed(2)} credits` +
+        `${running > 0 ? ` (including ${running.toFixed(2)}/h for the VMs already running)` : ""}, and your balance is ${balance.toFixed(2)}.`,
+    );
 }
-

@@ -60,7 +60,11 @@ async function observeOnce(vmId: string, operation: VmOperation | null, e: Env):
   const status = parseStatus(result.stdout);
   if (!status) {
     const outcome = commandOutcome(result);
-    return { state: "ERROR", error: `Could not read the VM's state from Vagrant: ${result.timedOut ? "vagrant status timed out" : (outcome.error ?? "no state in its output")}`, vagrantState: null };
+    return {
+      state: "ERROR",
+      error: `Could not read the VM's state from Vagrant: ${result.timedOut ? "vagrant status timed out" : (outcome.error ?? "no state in its output")}`,
+      vagrantState: null,
+    };
   }
   return { ...stateFromVagrant(status.state, { operation }), vagrantState: status.state };
 }
@@ -121,7 +125,16 @@ export async function recoverInterruptedJobs(db: Db, e: Env = env()): Promise<nu
     const observed = await observeVm(job.vmId, operation, e);
     const message = `Interrupted: the app stopped while this ${operation} ran. Vagrant now reports ${observed.vagrantState ?? "no state"}; the VM is ${observed.state.toLowerCase()}.`;
     await db.vmJob.update({ where: { id: job.id }, data: { state: "INTERRUPTED", finishedAt: now, message } });
-    await settleVm(db, job.vmId, { state: observed.state, error: observed.state === "ERROR" ? (observed.error ?? message) : null, booted: observed.state === "RUNNING" && operation !== "stop" }, e);
+    await settleVm(
+      db,
+      job.vmId,
+      {
+        state: observed.state,
+        error: observed.state === "ERROR" ? (observed.error ?? message) : null,
+        booted: observed.state === "RUNNING" && operation !== "stop",
+      },
+      e,
+    );
     await recordEvent(db, {
       type: "vm",
       action: `vm.${operation}`,
@@ -138,11 +151,21 @@ export async function recoverInterruptedJobs(db: Db, e: Env = env()): Promise<nu
       await setUpGuestAccessAfterBoot(db, job.vmId, job.kind, { id: job.requestedById, email: job.requestedByEmail }, e).catch(async (err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
         console.error(`[vms] ${job.vm.name}: ${reason}`);
-        await recordEvent(db, { type: "vm", action: "vm.keys.setup-failed", severity: "WARNING", message: `${job.vm.name}: ${reason}`, targetUserId: job.vm.ownerId, targetVmId: job.vmId });
+        await recordEvent(db, {
+          type: "vm",
+          action: "vm.keys.setup-failed",
+          severity: "WARNING",
+          message: `${job.vm.name}: ${reason}`,
+          targetUserId: job.vm.ownerId,
+          targetVmId: job.vmId,
+        });
       });
     }
   }
-  const stuck = await db.vm.findMany({ where: { state: { in: [...BUSY_STATES] }, jobs: { none: { state: { in: ["QUEUED", "RUNNING"] } } } }, select: { id: true, state: true } });
+  const stuck = await db.vm.findMany({
+    where: { state: { in: [...BUSY_STATES] }, jobs: { none: { state: { in: ["QUEUED", "RUNNING"] } } } },
+    select: { id: true, state: true },
+  });
   for (const vm of stuck) {
     const observed = await observeVm(vm.id, vm.state === "DESTROYING" ? "destroy" : null, e);
     await settleVm(db, vm.id, { state: observed.state, error: observed.error }, e);

@@ -77,7 +77,9 @@ class JobOutput {
     this.timer = null;
     const data = { output: this.text, step: this.progress.step, progress: this.progress.progress, ...extra };
     // Writes are chained so a late timer flush never overwrites the final one.
-    this.writing = this.writing.then(() => this.db.vmJob.update({ where: { id: this.jobId }, data })).catch((err) => console.error("[vms] could not save job output:", err));
+    this.writing = this.writing
+      .then(() => this.db.vmJob.update({ where: { id: this.jobId }, data }))
+      .catch((err) => console.error("[vms] could not save job output:", err));
     await this.writing;
   }
 
@@ -106,7 +108,8 @@ async function writeVagrantfile(db: Db, vmId: string, e: Env, note: (text: strin
     network = await ensureOwnerNetwork(db, vm.ownerId, e);
     if (vm.networkName !== network.name) await db.vm.update({ where: { id: vm.id }, data: { networkName: network.name } });
   }
-  if (vm.hostSshPort === null) await assignSshPort(db, vm.id, e).catch((err: unknown) => note(`No forwarded SSH port: ${err instanceof Error ? err.message : String(err)}`));
+  if (vm.hostSshPort === null)
+    await assignSshPort(db, vm.id, e).catch((err: unknown) => note(`No forwarded SSH port: ${err instanceof Error ? err.message : String(err)}`));
   const sshPrivateKeyPaths = vm.keysSyncedAt ? [key.privateKey] : [key.privateKey, insecureKeyPath(e)];
   const spec = { vmId: vm.id, boxName: vm.box.name, osFamily: vm.box.osFamily, hostname: vm.name, cpus: vm.cpus, ramMb: vm.ramMb, diskGb: vm.diskGb, driver };
   await writeFile(path.join(folder, "Vagrantfile"), renderVagrantfile({ ...spec, libvirtUri: e.LIBVIRT_URI, sshPrivateKeyPaths, network }));
@@ -206,7 +209,9 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
     // The VM runs either way; a job whose guest could not be secured does not end as a success.
     out.note("Setting up SSH access in the guest");
     try {
-      out.note(await setUpGuestAccessAfterBoot(db, job.vmId, job.kind as "CREATE" | "START" | "RESTART", { id: job.requestedById, email: job.requestedByEmail }, e));
+      out.note(
+        await setUpGuestAccessAfterBoot(db, job.vmId, job.kind as "CREATE" | "START" | "RESTART", { id: job.requestedById, email: job.requestedByEmail }, e),
+      );
     } catch (err) {
       failure = err instanceof Error ? err.message : String(err);
       ok = false;
@@ -224,7 +229,9 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
     type: "vm",
     action: `vm.${operation}`,
     severity: ok ? "INFO" : "WARNING",
-    message: `${vm.name}: ${operation} ${ok ? "succeeded" : state === "TIMED_OUT" ? "timed out" : state === "INTERRUPTED" ? "was interrupted" : "failed"} (${job.requestedByEmail ?? "system"}). ${message}`,
+    message:
+      `${vm.name}: ${operation} ${ok ? "succeeded" : state === "TIMED_OUT" ? "timed out" : state === "INTERRUPTED" ? "was interrupted" : "failed"} ` +
+      `(${job.requestedByEmail ?? "system"}). ${message}`,
     actorId: job.requestedById,
     actorEmail: job.requestedByEmail,
     targetUserId: vm.ownerId,
@@ -307,7 +314,10 @@ export class VmJobRunner {
         if (!next) return;
         const claimed = await this.db.vmJob.updateMany({ where: { id: next.id, state: "QUEUED" }, data: { state: "RUNNING", startedAt: new Date() } });
         if (claimed.count === 0) continue; // another runner took it
-        const running = executeJob({ ...next, state: "RUNNING" }, { db: this.db, e: this.e, timeouts: this.timeouts, signal: this.abort.signal, observe: this.observe })
+        const running = executeJob(
+          { ...next, state: "RUNNING" },
+          { db: this.db, e: this.e, timeouts: this.timeouts, signal: this.abort.signal, observe: this.observe },
+        )
           .catch((err) => console.error(`[vms] job ${next.id} crashed:`, err))
           .finally(() => {
             this.inFlight.delete(next.id);

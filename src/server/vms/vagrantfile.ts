@@ -12,7 +12,25 @@ export const HOSTNAME_SERIAL_PREFIX = "twarga-hostname=";
  * name. Naming the guest skips Vagrant's detection, dozens of SSH round trips
  * on every `up` (about 20 s under emulation); another family is detected as usual.
  */
-const VAGRANT_GUESTS = new Set(["alma", "alpine", "amazon", "arch", "centos", "debian", "fedora", "freebsd", "gentoo", "kali", "mint", "nixos", "openbsd", "redhat", "rocky", "suse", "ubuntu"]);
+const VAGRANT_GUESTS = new Set([
+  "alma",
+  "alpine",
+  "amazon",
+  "arch",
+  "centos",
+  "debian",
+  "fedora",
+  "freebsd",
+  "gentoo",
+  "kali",
+  "mint",
+  "nixos",
+  "openbsd",
+  "redhat",
+  "rocky",
+  "suse",
+  "ubuntu",
+]);
 
 export interface VagrantfileInput {
   vmId: string;
@@ -82,8 +100,12 @@ export function renderVagrantfile(input: VagrantfileInput): string {
 Vagrant.configure("2") do |config|
   config.vm.box = ${rubyString(input.boxName)}
   config.vm.hostname = ${rubyString(input.hostname)}
-${input.osFamily && VAGRANT_GUESTS.has(input.osFamily) ? `  config.vm.guest = :${input.osFamily}
-` : ""}  config.vm.synced_folder ".", "/vagrant", disabled: true
+${
+  input.osFamily && VAGRANT_GUESTS.has(input.osFamily)
+    ? `  config.vm.guest = :${input.osFamily}
+`
+    : ""
+}  config.vm.synced_folder ".", "/vagrant", disabled: true
   # The boxes carry Vagrant's well-known key only; the app, not Vagrant,
   # replaces it with the VM's own key (and its owner's keys) after the first boot.
   config.ssh.insert_key = false

@@ -50,7 +50,7 @@ afterEach(() => controlFakeVagrant({}));
 describe("a new VM", () => {
   it("gets its own key and its owner's keys, and nothing else opens it", async () => {
     const laptop = await addUserKey(t.db, alice.id, "laptop");
-    const phone = await addUserKey(t.db, alice.id, "phone: \"termius\"\nsecond line", userKeyPair("ecdsa"));
+    const phone = await addUserKey(t.db, alice.id, 'phone: "termius"\nsecond line', userKeyPair("ecdsa"));
     const vm = await launched(alice);
     expect(vm.state).toBe("RUNNING");
     expect((await lastJob(vm.id)).state).toBe("SUCCEEDED");
@@ -159,8 +159,13 @@ describe("a boot the app did not see end", () => {
     writeFileSync(guestAuthorizedKeys(vm.id), `${insecurePub} vagrant insecure public key\n`, { mode: 0o600 });
     await t.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null, state: "STARTING" } });
     // The app claimed a start, ran vagrant... and died; vagrant finished the boot on its own.
-    await t.db.vmJob.create({ data: { vmId: vm.id, kind: "START", state: "RUNNING", startedAt: new Date(), requestedById: alice.id, requestedByEmail: alice.email } });
-    await execa(process.env.VAGRANT_BIN!, ["up", "--provider=libvirt", "--machine-readable"], { cwd: vmFolder(vm.id), env: { VAGRANT_HOME: process.env.VAGRANT_HOME! } });
+    await t.db.vmJob.create({
+      data: { vmId: vm.id, kind: "START", state: "RUNNING", startedAt: new Date(), requestedById: alice.id, requestedByEmail: alice.email },
+    });
+    await execa(process.env.VAGRANT_BIN!, ["up", "--provider=libvirt", "--machine-readable"], {
+      cwd: vmFolder(vm.id),
+      env: { VAGRANT_HOME: process.env.VAGRANT_HOME! },
+    });
     const booted = JSON.parse(readFileSync(path.join(guestDir(vm.id), "listening.json"), "utf8")) as { host: string; port: number };
     expect(await sshRun(booted, { privateKey: insecureKeyPath() }, "true")).toMatchObject({ code: 0 });
 
@@ -207,7 +212,9 @@ describe("when the guest cannot be set up", () => {
     const { installGuestAccess } = await import("~/server/access/guest-access");
     // A port nobody listens on (the guest's own, just after it stopped listening).
     await execa(process.env.VAGRANT_BIN!, ["halt", "--force"], { cwd: vmFolder(vm.id), env: { VAGRANT_HOME: process.env.VAGRANT_HOME! } });
-    await expect(installGuestAccess(t.db, vm.id, {}, undefined)).rejects.toThrow(/^could not log in to the guest at 127\.\d+\.\d+\.\d+:\d+ with the VM's own key or Vagrant's key \(.*ECONNREFUSED/);
+    await expect(installGuestAccess(t.db, vm.id, {}, undefined)).rejects.toThrow(
+      /^could not log in to the guest at 127\.\d+\.\d+\.\d+:\d+ with the VM's own key or Vagrant's key \(.*ECONNREFUSED/,
+    );
     expect((await vmOf(vm.id)).keysSyncedAt).toBeNull();
     expect(guestExecs(vm.id).filter((x) => x.label === "sh")).toHaveLength(1); // only the first boot's
   });

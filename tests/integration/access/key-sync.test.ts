@@ -131,7 +131,8 @@ describe("per VM", () => {
     expect(burst.length).toBeGreaterThanOrEqual(1);
     expect(burst.length).toBeLessThanOrEqual(3);
     const all = guestExecs(vm.id).sort((x, y) => x.startedAt - y.startedAt);
-    for (let i = 1; i < all.length; i++) expect(all[i]!.startedAt, "a command started before the previous one ended").toBeGreaterThanOrEqual(all[i - 1]!.endedAt);
+    for (let i = 1; i < all.length; i++)
+      expect(all[i]!.startedAt, "a command started before the previous one ended").toBeGreaterThanOrEqual(all[i - 1]!.endedAt);
     // The last write holds every key.
     for (let i = 0; i < 5; i++) expect(keysIn(vm.id)).toContain(` burst ${i}\n`);
   });
@@ -148,7 +149,9 @@ describe("per VM", () => {
     const failures = await t.db.event.findMany({ where: { targetVmId: vm.id, action: "vm.keys.sync-failed" } });
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ severity: "WARNING", targetUserId: alice.id });
-    expect(failures[0]!.message).toContain(`${vm.name}: its owner's SSH keys could not be written into the guest: could not log in to the guest at ${vm.ipAddress}:1`);
+    expect(failures[0]!.message).toContain(
+      `${vm.name}: its owner's SSH keys could not be written into the guest: could not log in to the guest at ${vm.ipAddress}:1`,
+    );
 
     await t.db.vm.update({ where: { id: vm.id }, data: { sshPort: realPort } });
     scheduleKeySync(t.db, alice.id);

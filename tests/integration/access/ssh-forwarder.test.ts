@@ -173,7 +173,9 @@ describe("end to end with the stand-in vagrant", () => {
       expect(f.listening().get(row.hostSshPort!)).toBe(vm.id);
       const through = { host: "127.0.0.1", port: row.hostSshPort! };
       expect(await sshRun(through, { privateKey: key.privateKey }, "uptime >/dev/null && echo up")).toEqual({ code: 0, stdout: "up\n" });
-      await expect(sshRun(through, { privateKey: `${process.env.VAGRANT_HOME}/insecure_private_key` }, "true")).rejects.toThrow(/authentication methods failed/);
+      await expect(sshRun(through, { privateKey: `${process.env.VAGRANT_HOME}/insecure_private_key` }, "true")).rejects.toThrow(
+        /authentication methods failed/,
+      );
 
       await requestVmOperation(t.db, user, vm.id, "destroy", { confirmName: "through" }, noRequest, e);
       await runner.idle();

@@ -46,7 +46,17 @@ describe.each(providers)("on %s", (provider) => {
   it("never gives one VM two ports, and one port to one VM only, when assignments race", async () => {
     const { t, boxId } = await setUp(provider);
     const user = await makeUser(t.db, `racer-${provider}@example.com`);
-    const row = (i: number) => ({ name: `r-${i}`, activeName: `r-${i}`, ownerId: user.id, boxId, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "STOPPED" as const });
+    const row = (i: number) => ({
+      name: `r-${i}`,
+      activeName: `r-${i}`,
+      ownerId: user.id,
+      boxId,
+      cpus: 1,
+      ramMb: 512,
+      diskGb: 10,
+      driver: "qemu",
+      state: "STOPPED" as const,
+    });
     const vms = await Promise.all(Array.from({ length: 6 }, (_, i) => t.db.vm.create({ data: row(i) })));
     // Three assignments per VM, all at once.
     const results = await Promise.all(vms.flatMap((vm) => [0, 1, 2].map(async () => [vm.id, await assignSshPort(t.db, vm.id)] as const)));
@@ -65,7 +75,8 @@ describe("limits and settings", () => {
     await createVm(t.db, user, { name: "two", boxId, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, e);
     await expect(createVm(t.db, user, { name: "three", boxId, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, e)).rejects.toMatchObject({
       code: "CONFLICT",
-      message: "Every forwarded SSH port of this host (23000-23001) belongs to a VM. Destroy a VM you no longer need, or ask an admin to widen VM_SSH_PORT_RANGE.",
+      message:
+        "Every forwarded SSH port of this host (23000-23001) belongs to a VM. Destroy a VM you no longer need, or ask an admin to widen VM_SSH_PORT_RANGE.",
     });
     expect(await t.db.vm.count({ where: { ownerId: user.id } })).toBe(2);
     expect(await sshPortUsage(t.db, e)).toEqual({ range: "23000-23001", size: 2, used: 2, free: 0 });
@@ -78,9 +89,15 @@ describe("limits and settings", () => {
     const { vm } = await createVm(t.db, user, { name: "direct", boxId, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, e);
     expect((await t.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).hostSshPort).toBeNull();
     expect(await sshPortUsage(t.db, e)).toEqual({ range: null, size: 0, used: 0, free: 0 });
-    expect(sshCommand({ ipAddress: "10.231.0.17", sshUser: "vagrant", sshPort: 22, hostSshPort: null }, e)).toEqual({ command: "ssh vagrant@10.231.0.17", forwarded: false });
+    expect(sshCommand({ ipAddress: "10.231.0.17", sshUser: "vagrant", sshPort: 22, hostSshPort: null }, e)).toEqual({
+      command: "ssh vagrant@10.231.0.17",
+      forwarded: false,
+    });
     // Even a port left from before forwarding was turned off is not offered.
-    expect(sshCommand({ ipAddress: "10.231.0.17", sshUser: "dev", sshPort: 22, hostSshPort: 22014 }, e)).toEqual({ command: "ssh dev@10.231.0.17", forwarded: false });
+    expect(sshCommand({ ipAddress: "10.231.0.17", sshUser: "dev", sshPort: 22, hostSshPort: 22014 }, e)).toEqual({
+      command: "ssh dev@10.231.0.17",
+      forwarded: false,
+    });
   });
 
   it("gives a VM made before forwarding a port on its next start, and keeps it through stop and start", async () => {

@@ -60,7 +60,14 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
 
   it("adds, lists and removes a key, storing it normalised, with events and a key sync each time", async () => {
     const added = await addSshKey(t.db, alice, { label: "  work laptop ", publicKey: `\n  ${keys.laptop!.pub}  \n` }, REQUEST);
-    expect(added).toMatchObject({ userId: alice.id, label: "work laptop", type: "ssh-ed25519", kind: "ED25519", bits: 256, fingerprint: keys.laptop!.fingerprint });
+    expect(added).toMatchObject({
+      userId: alice.id,
+      label: "work laptop",
+      type: "ssh-ed25519",
+      kind: "ED25519",
+      bits: 256,
+      fingerprint: keys.laptop!.fingerprint,
+    });
     const phone = await addSshKey(t.db, alice, { publicKey: keys.phone!.pub }, REQUEST);
     expect(phone).toMatchObject({ label: "phone@example", type: "ecdsa-sha2-nistp256", bits: keys.phone!.bits, fingerprint: keys.phone!.fingerprint });
 
@@ -81,7 +88,8 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       ["ssh", "sshkey.add", "INFO"],
       ["ssh", "sshkey.remove", "INFO"],
     ]);
-    for (const e of events) expect(e).toMatchObject({ actorId: alice.id, actorEmail: alice.email, targetUserId: alice.id, sourceIp: REQUEST.sourceIp, userAgent: REQUEST.userAgent });
+    for (const e of events)
+      expect(e).toMatchObject({ actorId: alice.id, actorEmail: alice.email, targetUserId: alice.id, sourceIp: REQUEST.sourceIp, userAgent: REQUEST.userAgent });
     expect(events[0]!.details).toEqual({ keyId: added.id, fingerprint: keys.laptop!.fingerprint, type: "ssh-ed25519", bits: 256, label: "work laptop" });
     expect(events[2]!.details).toMatchObject({ keyId: added.id, fingerprint: keys.laptop!.fingerprint, label: "work laptop" });
     expect(events[0]!.message).toContain(keys.laptop!.fingerprint);
@@ -148,9 +156,15 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
   });
 
   it("stores nothing and records nothing for a refused key", async () => {
-    await expect(addSshKey(t.db, alice, { publicKey: keys.laptop!.priv })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("PRIVATE key") });
+    await expect(addSshKey(t.db, alice, { publicKey: keys.laptop!.priv })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("PRIVATE key"),
+    });
     await expect(addSshKey(t.db, alice, { publicKey: "not a key" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(addSshKey(t.db, alice, { label: "x".repeat(101), publicKey: keys.laptop!.pub })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("the most is 100") });
+    await expect(addSshKey(t.db, alice, { label: "x".repeat(101), publicKey: keys.laptop!.pub })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("the most is 100"),
+    });
     expect(await t.db.sshKey.count()).toBe(0);
     expect(await keyEvents()).toEqual([]);
     expect(syncs).toEqual([]);
@@ -177,7 +191,9 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     });
 
     it("passes the domain's message through, and refuses strangers and the signed-out", async () => {
-      const err = await callerFor(alice).sshKeys.add({ publicKey: keys.laptop!.priv }).catch((e: unknown) => e);
+      const err = await callerFor(alice)
+        .sshKeys.add({ publicKey: keys.laptop!.priv })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TRPCError);
       expect(err).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("treat it as exposed") });
 

@@ -69,7 +69,12 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
   describe("admin router", () => {
     it("has mutations and queries to walk", () => {
       expect(adminProcedures.filter((p) => p.type === "mutation").length).toBeGreaterThanOrEqual(12);
-      expect(adminProcedures.filter((p) => p.type === "mutation").map((p) => p.name).sort()).toEqual(Object.keys(mutationInputs).sort());
+      expect(
+        adminProcedures
+          .filter((p) => p.type === "mutation")
+          .map((p) => p.name)
+          .sort(),
+      ).toEqual(Object.keys(mutationInputs).sort());
     });
 
     it("refuses every procedure to a non-admin and to the signed-out", async () => {

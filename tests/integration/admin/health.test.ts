@@ -25,7 +25,21 @@ describe("admin health", () => {
       host: async () => {
         throw new Error("virsh: command not found");
       },
-      sampler: () => ({ running: true, intervalMs: 5000, startedAt: 0, ticks: 3, skippedTicks: 0, lastTickAt: 1_000_000, lastTickDurationMs: 2, tickMsP50: 1, tickMsP95: 2, errorsByCollector: {}, lastErrors: {}, lastRetentionAt: null }) as never,
+      sampler: () =>
+        ({
+          running: true,
+          intervalMs: 5000,
+          startedAt: 0,
+          ticks: 3,
+          skippedTicks: 0,
+          lastTickAt: 1_000_000,
+          lastTickDurationMs: 2,
+          tickMsP50: 1,
+          tickMsP95: 2,
+          errorsByCollector: {},
+          lastErrors: {},
+          lastRetentionAt: null,
+        }) as never,
     };
     const h = await adminHealth(t.db, admin, probes, e, 1_004_000);
     expect(h.database.reachable).toBe(true);

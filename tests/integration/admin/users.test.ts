@@ -76,7 +76,9 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     it("keeps their running VMs running unless asked to stop them", async () => {
       const u = await mk("vmuser@example.com");
       const box = await t.db.box.create({ data: { name: "local/debian12", displayName: "Debian", osFamily: "debian" } });
-      const vm = await t.db.vm.create({ data: { name: "web", activeName: "web", ownerId: u.id, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "RUNNING" } });
+      const vm = await t.db.vm.create({
+        data: { name: "web", activeName: "web", ownerId: u.id, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "RUNNING" },
+      });
       await setUserDisabled(t.db, admin, u.id, true);
       expect((await t.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).state).toBe("RUNNING");
       await setUserDisabled(t.db, admin, u.id, false);
@@ -97,7 +99,9 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       const u = await mk("leaver@example.com");
       await session(u.id, "tok-leaver");
       const box = await t.db.box.create({ data: { name: "local/debian12", displayName: "Debian", osFamily: "debian" } });
-      const vm = await t.db.vm.create({ data: { name: "old", activeName: "old", ownerId: u.id, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "STOPPED" } });
+      const vm = await t.db.vm.create({
+        data: { name: "old", activeName: "old", ownerId: u.id, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "STOPPED" },
+      });
       const first = await deleteUser(t.db, admin, u.id);
       expect(first).toMatchObject({ status: "destroying", destroying: [vm.id], remainingVms: ["old"] });
       expect(await t.db.vmJob.count({ where: { vmId: vm.id, kind: "DESTROY" } })).toBe(1);

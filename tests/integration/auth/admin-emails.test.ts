@@ -20,7 +20,11 @@ const mk = async (email: string, role: "USER" | "ADMIN" = "USER"): Promise<Actor
   const u = await t.db.user.create({ data: { email, role } });
   return { id: u.id, email, role };
 };
-const listedEvents = () => t.db.event.findMany({ where: { action: LISTED_ADMIN_ACTION }, select: { actorEmail: true, targetUserId: true, severity: true, sourceIp: true, message: true } });
+const listedEvents = () =>
+  t.db.event.findMany({
+    where: { action: LISTED_ADMIN_ACTION },
+    select: { actorEmail: true, targetUserId: true, severity: true, sourceIp: true, message: true },
+  });
 
 describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
   if (skip) return void it.skip("needs TEST_POSTGRES_URL", () => {});
@@ -37,7 +41,13 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     expect((await t.db.user.findUniqueOrThrow({ where: { id: boss.id } })).role).toBe("ADMIN");
     expect((await t.db.user.findUniqueOrThrow({ where: { id: other.id } })).role).toBe("USER");
     expect(await listedEvents()).toEqual([
-      { actorEmail: "boss@corp.io", targetUserId: boss.id, severity: "WARNING", sourceIp: "198.51.100.4", message: "boss@corp.io became admin at sign-in: listed in AUTH_ADMIN_EMAILS" },
+      {
+        actorEmail: "boss@corp.io",
+        targetUserId: boss.id,
+        severity: "WARNING",
+        sourceIp: "198.51.100.4",
+        message: "boss@corp.io became admin at sign-in: listed in AUTH_ADMIN_EMAILS",
+      },
     ]);
   });
 
@@ -51,7 +61,10 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
   it("refuses to demote a listed admin, with the reason, and changes nothing", async () => {
     const root = await mk("root@corp.io", "ADMIN");
     const boss = await mk("boss@corp.io", "ADMIN");
-    await expect(setUserRole(t.db, root, boss.id, "USER")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("listed in AUTH_ADMIN_EMAILS; remove them there") });
+    await expect(setUserRole(t.db, root, boss.id, "USER")).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("listed in AUTH_ADMIN_EMAILS; remove them there"),
+    });
     expect((await t.db.user.findUniqueOrThrow({ where: { id: boss.id } })).role).toBe("ADMIN");
     expect(await t.db.event.count({ where: { action: "user.role" } })).toBe(0);
     // An unlisted admin can still be demoted while another admin remains.

@@ -33,7 +33,11 @@ async function signInAtIssuer(email: string): Promise<Record<string, unknown>> {
     }
   };
   const go = async (url: string, init: RequestInit = {}) => {
-    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    const res = await fetch(url, {
+      ...init,
+      redirect: "manual",
+      headers: { ...(init.headers as Record<string, string>), cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") },
+    });
     remember(res);
     return res;
   };
@@ -52,13 +56,20 @@ async function signInAtIssuer(email: string): Promise<Record<string, unknown>> {
     auth.searchParams.set(k, v);
   const toForm = await go(auth.href);
   const interaction = new URL(toForm.headers.get("location")!, idp.issuer).href;
-  const posted = await go(interaction, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ email, name: "Test" }).toString() });
+  const posted = await go(interaction, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ email, name: "Test" }).toString(),
+  });
   let next = new URL(posted.headers.get("location")!, idp.issuer).href;
   while (!next.startsWith(CLIENT.redirectUris[0]!)) next = new URL((await go(next)).headers.get("location")!, idp.issuer).href;
   const code = new URL(next).searchParams.get("code")!;
   const token = await fetch(`${idp.issuer}/token`, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${CLIENT.clientId}:${CLIENT.clientSecret}`).toString("base64")}` },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${Buffer.from(`${CLIENT.clientId}:${CLIENT.clientSecret}`).toString("base64")}`,
+    },
     body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: CLIENT.redirectUris[0]!, code_verifier: verifier }).toString(),
   });
   const { id_token } = (await token.json()) as { id_token: string };
@@ -92,14 +103,20 @@ describe("an issuer's email_verified", () => {
     const claims = await signInAtIssuer(email);
     expect(claims).toMatchObject({ email, email_verified: false });
     for (const provider of ["oidc", "google"])
-      expect(decideSignIn(email, null, settings(), emailVerifiedBy(provider, claims))).toMatchObject({ allowed: false, reason: "unverified-email", message: expect.stringContaining("not verified") });
+      expect(decideSignIn(email, null, settings(), emailVerifiedBy(provider, claims))).toMatchObject({
+        allowed: false,
+        reason: "unverified-email",
+        message: expect.stringContaining("not verified"),
+      });
   });
 
   it("treats a missing claim as unverified, and lets AUTH_TRUST_UNVERIFIED_EMAIL relax it", async () => {
     const { email_verified: _dropped, ...claims } = await signInAtIssuer(`${UNVERIFIED_PREFIX}sam@partner.test`);
     expect(emailVerifiedBy("oidc", claims)).toBe(false);
     expect(emailVerifiedBy("oidc", { ...claims, email_verified: "true" })).toBe(true);
-    expect(decideSignIn(String(claims.email), null, settings({ AUTH_TRUST_UNVERIFIED_EMAIL: "true" }), emailVerifiedBy("oidc", claims))).toEqual({ allowed: true });
+    expect(decideSignIn(String(claims.email), null, settings({ AUTH_TRUST_UNVERIFIED_EMAIL: "true" }), emailVerifiedBy("oidc", claims))).toEqual({
+      allowed: true,
+    });
     // The relaxed setting does not open the allowlist.
     expect(decideSignIn("sam@elsewhere.test", null, settings({ AUTH_TRUST_UNVERIFIED_EMAIL: "true" }), false)).toMatchObject({ reason: "not-allowed" });
   });

@@ -37,7 +37,9 @@ beforeAll(async () => {
   // The app: turns the request's headers into a Headers object (as Next does) and records an event.
   app = http.createServer((req, res) => {
     const headers = new Headers(Object.entries(req.headers).flatMap(([k, v]) => (typeof v === "string" ? [[k, v] as [string, string]] : [])));
-    void recordEvent(t.db, { type: "auth", action: "signin", message: "test sign-in", ...requestInfoFrom(headers, trust) }).then(() => res.writeHead(204).end());
+    void recordEvent(t.db, { type: "auth", action: "signin", message: "test sign-in", ...requestInfoFrom(headers, trust) }).then(() =>
+      res.writeHead(204).end(),
+    );
   });
   // A reverse proxy as nginx's `proxy_add_x_forwarded_for` does it: append the peer it saw.
   proxy = http.createServer((req, res) => {

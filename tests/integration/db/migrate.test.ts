@@ -75,7 +75,9 @@ for (const { provider, skip, title } of PROVIDERS) {
       await migrate(url, quiet);
       const columns =
         provider === "postgresql"
-          ? (await queryRows<{ name: string }>(url, `SELECT column_name AS name FROM information_schema.columns WHERE table_name = '_prisma_migrations'`)).map((r) => r.name)
+          ? (await queryRows<{ name: string }>(url, `SELECT column_name AS name FROM information_schema.columns WHERE table_name = '_prisma_migrations'`)).map(
+              (r) => r.name,
+            )
           : (await queryRows<{ name: string }>(url, `PRAGMA table_info("_prisma_migrations")`)).map((r) => r.name);
       expect(columns.sort()).toEqual(["applied_steps_count", "checksum", "finished_at", "id", "logs", "migration_name", "rolled_back_at", "started_at"]);
 
@@ -84,7 +86,9 @@ for (const { provider, skip, title } of PROVIDERS) {
       expect(rows.map((r) => r.migration_name)).toEqual(listMigrations(provider).map((m) => m.name));
       for (const row of rows) {
         // Computed here from the file, independently of the runner.
-        const sha = createHash("sha256").update(readFileSync(path.join(dir, row.migration_name, "migration.sql"))).digest("hex");
+        const sha = createHash("sha256")
+          .update(readFileSync(path.join(dir, row.migration_name, "migration.sql")))
+          .digest("hex");
         expect(row.checksum, row.migration_name).toBe(sha);
         expect(row.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
         expect(row.finished_at, row.migration_name).not.toBeNull();
@@ -136,7 +140,10 @@ for (const { provider, skip, title } of PROVIDERS) {
       const url = await emptyDb();
       const root = migrationsRoot(provider, { "20990101000000_first": `CREATE TABLE "Alpha" ("id" INTEGER NOT NULL PRIMARY KEY);` });
       await migrate(url, { ...quiet, root });
-      writeFileSync(path.join(migrationsDir(provider, root), "20990101000000_first", "migration.sql"), `CREATE TABLE "Alpha2" ("id" INTEGER NOT NULL PRIMARY KEY);`);
+      writeFileSync(
+        path.join(migrationsDir(provider, root), "20990101000000_first", "migration.sql"),
+        `CREATE TABLE "Alpha2" ("id" INTEGER NOT NULL PRIMARY KEY);`,
+      );
       const messages: string[] = [];
       const again = await migrate(url, { root, log: (m) => messages.push(m) });
       expect(again.applied).toEqual([]);
@@ -193,7 +200,8 @@ describe("migration runner on sqlite, table rebuilds", () => {
     const root = migrationsRoot("sqlite", {
       "20990101000000_parent_child": [
         `CREATE TABLE "Parent" ("id" TEXT NOT NULL PRIMARY KEY, "name" TEXT);`,
-        `CREATE TABLE "Child" ("id" TEXT NOT NULL PRIMARY KEY, "parentId" TEXT NOT NULL, CONSTRAINT "Child_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "Parent" ("id") ON DELETE CASCADE ON UPDATE CASCADE);`,
+        `CREATE TABLE "Child" ("id" TEXT NOT NULL PRIMARY KEY, "parentId" TEXT NOT NULL, ` +
+          `CONSTRAINT "Child_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "Parent" ("id") ON DELETE CASCADE ON UPDATE CASCADE);`,
         `INSERT INTO "Parent" VALUES ('p1', 'one');`,
         `INSERT INTO "Child" VALUES ('c1', 'p1');`,
       ].join("\n"),
@@ -212,7 +220,9 @@ describe("migration runner on sqlite, table rebuilds", () => {
     });
     await migrate(url, { ...quiet, root });
     expect(await queryRows(url, `SELECT * FROM "Child"`)).toEqual([{ id: "c1", parentId: "p1" }]);
-    expect(await queryRows(url, `PRAGMA foreign_key_list("Child")`)).toEqual([expect.objectContaining({ table: "Parent", from: "parentId", on_delete: "CASCADE" })]);
+    expect(await queryRows(url, `PRAGMA foreign_key_list("Child")`)).toEqual([
+      expect.objectContaining({ table: "Parent", from: "parentId", on_delete: "CASCADE" }),
+    ]);
   });
 
   it("refuses a migration that leaves foreign keys pointing nowhere, and rolls it back", async () => {
@@ -220,7 +230,8 @@ describe("migration runner on sqlite, table rebuilds", () => {
     const root = migrationsRoot("sqlite", {
       "20990101000000_parent_child": [
         `CREATE TABLE "Parent" ("id" TEXT NOT NULL PRIMARY KEY);`,
-        `CREATE TABLE "Child" ("id" TEXT NOT NULL PRIMARY KEY, "parentId" TEXT NOT NULL, CONSTRAINT "Child_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "Parent" ("id") ON DELETE CASCADE ON UPDATE CASCADE);`,
+        `CREATE TABLE "Child" ("id" TEXT NOT NULL PRIMARY KEY, "parentId" TEXT NOT NULL, ` +
+          `CONSTRAINT "Child_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "Parent" ("id") ON DELETE CASCADE ON UPDATE CASCADE);`,
         `INSERT INTO "Parent" VALUES ('p1');`,
         `INSERT INTO "Child" VALUES ('c1', 'p1');`,
       ].join("\n"),

@@ -8,7 +8,9 @@ import { providerOf, sqlitePath, type Provider } from "../../../src/server/db/cl
 const pgSkipped = !process.env.TEST_POSTGRES_URL;
 
 if (pgSkipped) {
-  console.warn("[db tests] PostgreSQL tests are skipped: TEST_POSTGRES_URL is not set. Start a server with `bash tests/support/postgres.sh start` and export the URL it prints.");
+  console.warn(
+    "[db tests] PostgreSQL tests are skipped: TEST_POSTGRES_URL is not set. Start a server with `bash tests/support/postgres.sh start` and export the URL it prints.",
+  );
 }
 
 /** For `describe.skipIf(skip)(title, …)`: the title says why a run is skipped. */

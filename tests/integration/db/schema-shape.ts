@@ -327,7 +327,18 @@ export function expectedShape(dm: Datamodel, provider: Provider): ExpectedShape 
         columns: [col("A", ma), col("B", mb)],
         primaryKey: pkOnPg ? { name: `${table}_AB_pkey`, columns: ["A", "B"] } : null,
         indexes: [
-          ...(pkOnPg ? [] : [{ label: `${label} unique (A, B)`, name: `${table}_AB_unique`, explicitName: true, columns: ["A", "B"], descending: [false, false], unique: true }]),
+          ...(pkOnPg
+            ? []
+            : [
+                {
+                  label: `${label} unique (A, B)`,
+                  name: `${table}_AB_unique`,
+                  explicitName: true,
+                  columns: ["A", "B"],
+                  descending: [false, false],
+                  unique: true,
+                },
+              ]),
           { label: `${label} index (B)`, name: `${table}_B_index`, explicitName: true, columns: ["B"], descending: [false], unique: false },
         ],
         foreignKeys: [fk("A", ma), fk("B", mb)],
@@ -362,7 +373,13 @@ export function readSqliteShape(file: string): DatabaseShape {
       .all() as { name: string; sql: string }[];
     const tables = tableRows.map(({ name, sql }): TableShape => {
       const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-      const info = conn.prepare(`PRAGMA table_info(${q(name)})`).all() as { name: string; type: string; notnull: number; dflt_value: string | null; pk: number }[];
+      const info = conn.prepare(`PRAGMA table_info(${q(name)})`).all() as {
+        name: string;
+        type: string;
+        notnull: number;
+        dflt_value: string | null;
+        pk: number;
+      }[];
       const columns = info.map((c) => ({
         name: c.name,
         type: c.type,
@@ -370,7 +387,10 @@ export function readSqliteShape(file: string): DatabaseShape {
         default: c.dflt_value,
         autoincrement: c.pk > 0 && new RegExp(`"?${c.name}"?\\s+INTEGER[^,]*PRIMARY KEY[^,]*AUTOINCREMENT`, "i").test(sql),
       }));
-      const pkCols = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+      const pkCols = info
+        .filter((c) => c.pk > 0)
+        .sort((a, b) => a.pk - b.pk)
+        .map((c) => c.name);
       const list = conn.prepare(`PRAGMA index_list(${q(name)})`).all() as { name: string; unique: number; origin: string }[];
       const indexes = list
         .filter((i) => i.origin !== "pk")
@@ -443,9 +463,8 @@ export async function readPostgresShape(url: string): Promise<DatabaseShape> {
         )
       ).rows;
       const pkIndex = idx.find((i) => i.primary);
-      const pkConstraint = (
-        await client.query<{ name: string }>(`SELECT conname AS name FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'`, [t.oid])
-      ).rows[0];
+      const pkConstraint = (await client.query<{ name: string }>(`SELECT conname AS name FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'`, [t.oid]))
+        .rows[0];
       const keyCols = (i: (typeof idx)[number]) => i.keys.slice(0, i.nkeys).map((k) => (k === 0 ? "<expression>" : nameOf.get(k)!));
       const fks = (
         await client.query<{ name: string; keys: number[]; refkeys: number[]; reftable: string; refoid: number; del: string; upd: string }>(
@@ -458,9 +477,11 @@ export async function readPostgresShape(url: string): Promise<DatabaseShape> {
       const foreignKeys: ForeignKeyShape[] = [];
       for (const fk of fks) {
         const refNames = new Map(
-          (await client.query<{ attnum: number; name: string }>(`SELECT attnum, attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0`, [fk.refoid])).rows.map(
-            (r) => [r.attnum, r.name],
-          ),
+          (
+            await client.query<{ attnum: number; name: string }>(`SELECT attnum, attname AS name FROM pg_attribute WHERE attrelid = $1 AND attnum > 0`, [
+              fk.refoid,
+            ])
+          ).rows.map((r) => [r.attnum, r.name]),
         );
         foreignKeys.push({
           name: fk.name,
@@ -503,7 +524,10 @@ export async function readPostgresShape(url: string): Promise<DatabaseShape> {
 function normalizeDefault(raw: string): string {
   let s = raw.trim();
   for (;;) {
-    const next = s.replace(/^\((.*)\)$/s, "$1").replace(/::[a-z_ "A-Z0-9[\]().,]+$/, "").trim();
+    const next = s
+      .replace(/^\((.*)\)$/s, "$1")
+      .replace(/::[a-z_ "A-Z0-9[\]().,]+$/, "")
+      .trim();
     if (next === s) return s;
     s = next;
   }
@@ -544,7 +568,9 @@ export function compareShapes(dm: Datamodel, provider: Provider, actual: Databas
         problems.push(`${ec.label}: column "${et.name}"."${ec.name}" has type ${ac.type || "<none>"}, the schema (${ec.prismaType}) needs ${ec.type}`);
       }
       if (ac.notNull !== ec.notNull) {
-        problems.push(`${ec.label}: column "${et.name}"."${ec.name}" is ${ac.notNull ? "NOT NULL" : "nullable"}, the schema (${ec.prismaType}) needs it ${ec.notNull ? "NOT NULL" : "nullable"}`);
+        problems.push(
+          `${ec.label}: column "${et.name}"."${ec.name}" is ${ac.notNull ? "NOT NULL" : "nullable"}, the schema (${ec.prismaType}) needs it ${ec.notNull ? "NOT NULL" : "nullable"}`,
+        );
       }
       const d = ec.default;
       if (d.kind === "none" && ac.default !== null) {
@@ -552,7 +578,9 @@ export function compareShapes(dm: Datamodel, provider: Provider, actual: Databas
       } else if (d.kind === "present" && ac.default === null) {
         problems.push(`${ec.label}: column "${et.name}"."${ec.name}" has no DEFAULT, the schema has @default`);
       } else if (d.kind === "value" && (ac.default === null || !sameDefault(d.value, ac.default))) {
-        problems.push(`${ec.label}: column "${et.name}"."${ec.name}" has ${ac.default === null ? "no DEFAULT" : `DEFAULT ${ac.default}`}, the schema needs DEFAULT ${d.value}`);
+        problems.push(
+          `${ec.label}: column "${et.name}"."${ec.name}" has ${ac.default === null ? "no DEFAULT" : `DEFAULT ${ac.default}`}, the schema needs DEFAULT ${d.value}`,
+        );
       } else if (d.kind === "autoincrement") {
         const ok = provider === "postgresql" ? (ac.default ?? "").startsWith("nextval(") : ac.autoincrement === true;
         if (!ok) problems.push(`${ec.label}: column "${et.name}"."${ec.name}" is not auto-incrementing, the schema has @default(autoincrement())`);
@@ -569,8 +597,10 @@ export function compareShapes(dm: Datamodel, provider: Provider, actual: Databas
     if (epk && !apk) problems.push(`${et.label}: primary key ${list(epk.columns)} is missing from table "${et.name}"`);
     else if (!epk && apk) problems.push(`${et.label}: table "${et.name}" has primary key ${list(apk.columns)}, the schema has no @id/@@id`);
     else if (epk && apk) {
-      if (list(epk.columns) !== list(apk.columns)) problems.push(`${et.label}: primary key of "${et.name}" is ${list(apk.columns)}, the schema needs ${list(epk.columns)}`);
-      if (epk.name && apk.name && epk.name !== apk.name) problems.push(`${et.label}: primary key of "${et.name}" is named "${apk.name}", Prisma names it "${epk.name}"`);
+      if (list(epk.columns) !== list(apk.columns))
+        problems.push(`${et.label}: primary key of "${et.name}" is ${list(apk.columns)}, the schema needs ${list(epk.columns)}`);
+      if (epk.name && apk.name && epk.name !== apk.name)
+        problems.push(`${et.label}: primary key of "${et.name}" is named "${apk.name}", Prisma names it "${epk.name}"`);
     }
 
     // Indexes and unique constraints: matched by columns and uniqueness.
@@ -589,7 +619,10 @@ export function compareShapes(dm: Datamodel, provider: Provider, actual: Databas
         );
         continue;
       }
-      actualIdx.set(key(ei), candidates.filter((c) => c !== match));
+      actualIdx.set(
+        key(ei),
+        candidates.filter((c) => c !== match),
+      );
       if (!nameMatches(provider, ei.name, match.name, ei.explicitName)) {
         problems.push(`${ei.label}: index on "${et.name}" ${list(ei.columns)} is named "${match.name}", Prisma names it "${ei.name}"`);
       }
@@ -609,10 +642,14 @@ export function compareShapes(dm: Datamodel, provider: Provider, actual: Databas
       }
       actualFks.delete(fkKey(ef));
       if (af.refTable !== ef.refTable || list(af.refColumns) !== list(ef.refColumns)) {
-        problems.push(`${ef.label}: foreign key ${list(ef.columns)} references "${af.refTable}"${list(af.refColumns)}, the schema needs "${ef.refTable}"${list(ef.refColumns)}`);
+        problems.push(
+          `${ef.label}: foreign key ${list(ef.columns)} references "${af.refTable}"${list(af.refColumns)}, the schema needs "${ef.refTable}"${list(ef.refColumns)}`,
+        );
       }
-      if (af.onDelete !== ef.onDelete) problems.push(`${ef.label}: foreign key ${list(ef.columns)} has ON DELETE ${af.onDelete}, the schema needs onDelete: ${ef.onDelete}`);
-      if (af.onUpdate !== ef.onUpdate) problems.push(`${ef.label}: foreign key ${list(ef.columns)} has ON UPDATE ${af.onUpdate}, the schema needs onUpdate: ${ef.onUpdate}`);
+      if (af.onDelete !== ef.onDelete)
+        problems.push(`${ef.label}: foreign key ${list(ef.columns)} has ON DELETE ${af.onDelete}, the schema needs onDelete: ${ef.onDelete}`);
+      if (af.onUpdate !== ef.onUpdate)
+        problems.push(`${ef.label}: foreign key ${list(ef.columns)} has ON UPDATE ${af.onUpdate}, the schema needs onUpdate: ${ef.onUpdate}`);
       if (af.name !== null && !nameMatches(provider, ef.name, af.name, false)) {
         problems.push(`${ef.label}: foreign key ${list(ef.columns)} is named "${af.name}", Prisma names it "${ef.name}"`);
       }
@@ -630,7 +667,8 @@ export function compareShapes(dm: Datamodel, provider: Provider, actual: Databas
   for (const [name, ee] of expected.enums) {
     const values = actual.enums.get(name);
     if (!values) problems.push(`${ee.label}: enum type "${name}" is missing from the database`);
-    else if (values.join(",") !== ee.values.join(",")) problems.push(`${ee.label}: enum type "${name}" has values ${list(values)}, the schema needs ${list(ee.values)}`);
+    else if (values.join(",") !== ee.values.join(","))
+      problems.push(`${ee.label}: enum type "${name}" has values ${list(values)}, the schema needs ${list(ee.values)}`);
   }
   for (const name of actual.enums.keys()) {
     if (!expected.enums.has(name)) problems.push(`enum type "${name}" exists in the database but not in the schema`);

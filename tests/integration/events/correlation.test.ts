@@ -31,8 +31,10 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     await t.close();
   });
 
-  const sshFailure = (ip: string) => recordEvent(t.db, { type: "ssh", action: "ssh.failed", severity: "WARNING", message: "failed", sourceIp: ip, at: clock.now() });
-  const appFailure = (ip: string, action = "signin.failed") => recordEvent(t.db, { type: "auth", action, severity: "WARNING", message: "refused", sourceIp: ip, at: clock.now() });
+  const sshFailure = (ip: string) =>
+    recordEvent(t.db, { type: "ssh", action: "ssh.failed", severity: "WARNING", message: "failed", sourceIp: ip, at: clock.now() });
+  const appFailure = (ip: string, action = "signin.failed") =>
+    recordEvent(t.db, { type: "auth", action, severity: "WARNING", message: "refused", sourceIp: ip, at: clock.now() });
   const raised = (action: string) => t.db.event.findMany({ where: { action }, orderBy: { createdAt: "asc" } });
 
   describe("brute force rule (fake clock)", () => {
@@ -95,7 +97,8 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     it("warns when an admin signs in from an address not seen for them", async () => {
       const admin = await t.db.user.create({ data: { email: "root@example.com", role: "ADMIN" } });
       const user = await t.db.user.create({ data: { email: "u@example.com" } });
-      const signin = (id: string, ip: string) => recordEvent(t.db, { type: "auth", action: "signin", message: "signed in", actorId: id, sourceIp: ip, at: clock.now() });
+      const signin = (id: string, ip: string) =>
+        recordEvent(t.db, { type: "auth", action: "signin", message: "signed in", actorId: id, sourceIp: ip, at: clock.now() });
       await signin(admin.id, "10.0.0.1"); // first ever: nothing to compare with
       clock.advance(1);
       await signin(admin.id, "10.0.0.1");

@@ -24,13 +24,26 @@ beforeAll(async () => {
   // Bulk seed outside Prisma (and outside recordEvent, which is for real events):
   // one transaction of prepared inserts, in the same text format Prisma stores.
   const conn = new Database(sqlitePath(t.url));
-  const insert = conn.prepare(`INSERT INTO "Event" (id, createdAt, type, action, severity, actorId, actorEmail, sourceIp, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insert = conn.prepare(
+    `INSERT INTO "Event" (id, createdAt, type, action, severity, actorId, actorEmail, sourceIp, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
   const start = Date.parse("2026-10-01T00:00:00Z");
   conn.transaction(() => {
     for (let i = 0; i < TOTAL; i++) {
       // two events per second: ties on createdAt all through the export
       const createdAt = new Date(start + Math.floor(i / 2) * 1000).toISOString().replace("Z", "+00:00");
-      insert.run(`ev${String(i).padStart(8, "0")}`, createdAt, i % 3 ? "ssh" : "auth", "ssh.failed", i % 10 ? "INFO" : "WARNING", u.id, u.email, `203.0.${(i >> 8) & 255}.${i & 255}`, `SSH: failed password for "user${i}" from 203.0.113.5, attempt ${i}`, JSON.stringify({ port: i, user: `user${i}` }));
+      insert.run(
+        `ev${String(i).padStart(8, "0")}`,
+        createdAt,
+        i % 3 ? "ssh" : "auth",
+        "ssh.failed",
+        i % 10 ? "INFO" : "WARNING",
+        u.id,
+        u.email,
+        `203.0.${(i >> 8) & 255}.${i & 255}`,
+        `SSH: failed password for "user${i}" from 203.0.113.5, attempt ${i}`,
+        JSON.stringify({ port: i, user: `user${i}` }),
+      );
     }
   })();
   conn.close();
@@ -68,7 +81,10 @@ describe("export of a million events", () => {
     const later = samples.filter((s) => s.rows > warm.rows);
     const heapGrowth = Math.max(...later.map((s) => s.heap)) - warm.heap;
     const rssGrowth = Math.max(...later.map((s) => s.rss)) - warm.rss;
-    console.log(`[export] ${rows} rows, ${(bytes / 1e6).toFixed(0)} MB out; heap ${(warm.heap / 1e6).toFixed(0)} MB at 100k rows, growth after ${(heapGrowth / 1e6).toFixed(1)} MB; rss ${(warm.rss / 1e6).toFixed(0)} MB, growth ${(rssGrowth / 1e6).toFixed(1)} MB`);
+    console.log(
+      `[export] ${rows} rows, ${(bytes / 1e6).toFixed(0)} MB out; heap ${(warm.heap / 1e6).toFixed(0)} MB at 100k rows, ` +
+        `growth after ${(heapGrowth / 1e6).toFixed(1)} MB; rss ${(warm.rss / 1e6).toFixed(0)} MB, growth ${(rssGrowth / 1e6).toFixed(1)} MB`,
+    );
     expect(bytes).toBeGreaterThan(150e6);
     expect(heapGrowth).toBeLessThan(16e6);
     expect(rssGrowth).toBeLessThan(96e6);

@@ -43,7 +43,10 @@ describe("GET /api/events/export", () => {
     const res = await get("format=jsonl&type=auth");
     expect(res.headers.get("content-type")).toContain("application/x-ndjson");
     expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="twarga-events-.*\.jsonl"$/);
-    const lines = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as { message: string });
+    const lines = (await res.text())
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { message: string });
     expect(lines.map((l) => l.message)).toEqual(["alice signed in"]);
     signedIn.actor = bob;
     const csv = await (await get("format=csv&q=signed")).text();

@@ -25,17 +25,73 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     alice = await mk("alice@example.com");
     bob = await mk("bob@example.com");
     const box = await t.db.box.create({ data: { name: "local/debian12", displayName: "Debian 12", osFamily: "debian" } });
-    const vm = (ownerId: string, name: string) => t.db.vm.create({ data: { name, activeName: name, ownerId, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu" } });
+    const vm = (ownerId: string, name: string) =>
+      t.db.vm.create({ data: { name, activeName: name, ownerId, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu" } });
     aliceVm = (await vm(alice.id, "a1")).id;
     bobVm = (await vm(bob.id, "b1")).id;
     // alice's own actions, an admin acting on alice's VM, an admin targeting alice, bob's things, system/ssh events
-    await recordEvent(t.db, { type: "vm", action: "vm.create", message: "alice created a1", actorId: alice.id, actorEmail: alice.email, targetVmId: aliceVm, at: at(1) });
-    await recordEvent(t.db, { type: "vm", action: "vm.stop", message: "admin stopped a1", actorId: admin.id, actorEmail: admin.email, targetVmId: aliceVm, at: at(2) });
-    await recordEvent(t.db, { type: "admin", action: "user.disable", severity: "WARNING", message: "admin disabled alice", actorId: admin.id, actorEmail: admin.email, targetUserId: alice.id, at: at(3) });
-    await recordEvent(t.db, { type: "vm", action: "vm.create", message: "bob created b1", actorId: bob.id, actorEmail: bob.email, targetVmId: bobVm, at: at(4) });
-    await recordEvent(t.db, { type: "auth", action: "signin", message: "bob signed in", actorId: bob.id, actorEmail: bob.email, sourceIp: "192.0.2.7", at: at(5) });
-    await recordEvent(t.db, { type: "ssh", action: "ssh.failed", severity: "WARNING", message: "SSH: failed password for root from 203.0.113.5", sourceIp: "203.0.113.5", at: at(6) });
-    await recordEvent(t.db, { type: "auth", action: "auth.brute_force", severity: "CRITICAL", message: "Brute force suspected from 203.0.113.5", sourceIp: "203.0.113.5", at: at(7) });
+    await recordEvent(t.db, {
+      type: "vm",
+      action: "vm.create",
+      message: "alice created a1",
+      actorId: alice.id,
+      actorEmail: alice.email,
+      targetVmId: aliceVm,
+      at: at(1),
+    });
+    await recordEvent(t.db, {
+      type: "vm",
+      action: "vm.stop",
+      message: "admin stopped a1",
+      actorId: admin.id,
+      actorEmail: admin.email,
+      targetVmId: aliceVm,
+      at: at(2),
+    });
+    await recordEvent(t.db, {
+      type: "admin",
+      action: "user.disable",
+      severity: "WARNING",
+      message: "admin disabled alice",
+      actorId: admin.id,
+      actorEmail: admin.email,
+      targetUserId: alice.id,
+      at: at(3),
+    });
+    await recordEvent(t.db, {
+      type: "vm",
+      action: "vm.create",
+      message: "bob created b1",
+      actorId: bob.id,
+      actorEmail: bob.email,
+      targetVmId: bobVm,
+      at: at(4),
+    });
+    await recordEvent(t.db, {
+      type: "auth",
+      action: "signin",
+      message: "bob signed in",
+      actorId: bob.id,
+      actorEmail: bob.email,
+      sourceIp: "192.0.2.7",
+      at: at(5),
+    });
+    await recordEvent(t.db, {
+      type: "ssh",
+      action: "ssh.failed",
+      severity: "WARNING",
+      message: "SSH: failed password for root from 203.0.113.5",
+      sourceIp: "203.0.113.5",
+      at: at(6),
+    });
+    await recordEvent(t.db, {
+      type: "auth",
+      action: "auth.brute_force",
+      severity: "CRITICAL",
+      message: "Brute force suspected from 203.0.113.5",
+      sourceIp: "203.0.113.5",
+      at: at(7),
+    });
     // 120 events at the same instant, to page through ties on createdAt
     for (let i = 0; i < 120; i++) await recordEvent(t.db, { type: "system", action: "tick", message: `tick ${i}`, at: at(10) });
   });
@@ -63,7 +119,15 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       const messages = await all(admin);
       expect(messages).toHaveLength(127);
       expect(new Set(messages).size).toBe(127);
-      expect(messages.slice(-7)).toEqual(["Brute force suspected from 203.0.113.5", "SSH: failed password for root from 203.0.113.5", "bob signed in", "bob created b1", "admin disabled alice", "admin stopped a1", "alice created a1"]);
+      expect(messages.slice(-7)).toEqual([
+        "Brute force suspected from 203.0.113.5",
+        "SSH: failed password for root from 203.0.113.5",
+        "bob signed in",
+        "bob created b1",
+        "admin disabled alice",
+        "admin stopped a1",
+        "alice created a1",
+      ]);
     });
 
     it("shows a user only what they caused, what targets them and what concerns their VMs", async () => {
@@ -91,7 +155,10 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       const everything = await t.db.event.findMany();
       for (const actor of [admin, alice, bob]) {
         const owned = new Set((await t.db.vm.findMany({ where: { ownerId: actor.id } })).map((v) => v.id));
-        const expected = everything.filter((e) => canViewEvent(actor, e, owned)).map((e) => e.id).sort();
+        const expected = everything
+          .filter((e) => canViewEvent(actor, e, owned))
+          .map((e) => e.id)
+          .sort();
         const seen: string[] = [];
         let cursor: string | null = null;
         do {
@@ -123,7 +190,10 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
       const rows = csv.trimEnd().split("\r\n");
       expect(rows[0]).toBe("id,createdAt,type,action,severity,actorId,actorEmail,targetUserId,targetVmId,sourceIp,userAgent,message,details");
       expect(rows.slice(1).map((r) => r.split(",")[11])).toEqual(["admin disabled alice", "admin stopped a1", "alice created a1"]);
-      const jsonl = (await exported(bob, {}, "jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l) as { message: string; actorId: string });
+      const jsonl = (await exported(bob, {}, "jsonl"))
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { message: string; actorId: string });
       expect(jsonl.map((r) => r.message)).toEqual(["bob signed in", "bob created b1"]);
       expect(jsonl.every((r) => r.actorId === bob.id)).toBe(true);
       const everything = (await exported(admin, { type: "system" }, "jsonl")).trimEnd().split("\n");
@@ -152,7 +222,13 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     });
 
     it("quotes CSV and defuses formulas from log data", async () => {
-      const evil = await recordEvent(t.db, { type: "ssh", action: "ssh.failed", message: '=HYPERLINK("http://x","click"), more', actorId: alice.id, at: at(20) });
+      const evil = await recordEvent(t.db, {
+        type: "ssh",
+        action: "ssh.failed",
+        message: '=HYPERLINK("http://x","click"), more',
+        actorId: alice.id,
+        at: at(20),
+      });
       const csv = await exported(alice, { q: "HYPERLINK" }, "csv");
       expect(csv).toContain(`${evil.id},`);
       expect(csv).toContain(`"'=HYPERLINK(""http://x"",""click""), more"`);

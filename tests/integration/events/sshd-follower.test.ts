@@ -14,7 +14,9 @@ let n = 0;
 const line = () => `2026-11-28T01:00:00.000000+00:00 bastion sshd[10]: Failed password for root from 203.0.113.5 port ${++n} ssh2\n`;
 const lines = (count: number) => Array.from({ length: count }, line).join("");
 const recordedPorts = async () =>
-  (await t.db.event.findMany({ where: { type: "ssh" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })).map((e) => (e.details as { port: number }).port).sort((a, b) => a - b);
+  (await t.db.event.findMany({ where: { type: "ssh" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }))
+    .map((e) => (e.details as { port: number }).port)
+    .sort((a, b) => a - b);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 beforeEach(async () => {
@@ -43,7 +45,10 @@ describe("sshd log follower", () => {
     writeFileSync(log, "");
     const f = new SshdLogFollower(t.db, log);
     await f.poll();
-    appendFileSync(log, "2026-11-28T01:00:00.000000+00:00 bastion sshd[10]: message repeated 4 times: [ Failed password for root from 198.51.100.9 port 2222 ssh2]\n");
+    appendFileSync(
+      log,
+      "2026-11-28T01:00:00.000000+00:00 bastion sshd[10]: message repeated 4 times: [ Failed password for root from 198.51.100.9 port 2222 ssh2]\n",
+    );
     await f.poll();
     const events = await t.db.event.findMany({ where: { type: "ssh", action: "ssh.failed", sourceIp: "198.51.100.9" } });
     expect(events).toHaveLength(4);

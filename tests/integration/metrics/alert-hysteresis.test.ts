@@ -35,9 +35,14 @@ const rule = (over: Partial<AlertRuleInput> = {}): AlertRuleInput => ({
 
 describe("clear level", () => {
   it("must lie strictly below the threshold (above it for an lte rule)", async () => {
-    await expect(createAlertRule(t.db, admin, rule({ clearThreshold: 90 }))).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("below the threshold") });
+    await expect(createAlertRule(t.db, admin, rule({ clearThreshold: 90 }))).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("below the threshold"),
+    });
     await expect(createAlertRule(t.db, admin, rule({ clearThreshold: 95 }))).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(createAlertRule(t.db, admin, rule({ comparison: "lte", threshold: 10, clearThreshold: 10 }))).rejects.toMatchObject({ message: expect.stringContaining("above the threshold") });
+    await expect(createAlertRule(t.db, admin, rule({ comparison: "lte", threshold: 10, clearThreshold: 10 }))).rejects.toMatchObject({
+      message: expect.stringContaining("above the threshold"),
+    });
     await expect(createAlertRule(t.db, admin, rule({ comparison: "lte", threshold: 10, clearThreshold: 20 }))).resolves.toMatchObject({ clearThreshold: 20 });
     expect(await t.db.alertRule.count()).toBe(1);
   });
@@ -78,7 +83,10 @@ describe("a value oscillating around the threshold", () => {
 
     expect({ opened: opened.length, resolved: resolved.length }).toEqual({ opened: 1, resolved: 1 });
     expect(await t.db.alertInstance.count()).toBe(1);
-    expect((await t.db.event.findMany({ where: { type: "alert" }, orderBy: { createdAt: "asc" } })).map((e) => e.action)).toEqual(["alert.open", "alert.resolve"]);
+    expect((await t.db.event.findMany({ where: { type: "alert" }, orderBy: { createdAt: "asc" } })).map((e) => e.action)).toEqual([
+      "alert.open",
+      "alert.resolve",
+    ]);
   });
 
   it("resolves an lte alert only after the value has stayed above its clear level", async () => {

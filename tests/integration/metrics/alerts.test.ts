@@ -66,7 +66,14 @@ describe("alert evaluation (fake clock)", () => {
 
     const alerts = await t.db.alertInstance.findMany();
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ source: "host", openValue: 93, peakValue: 99, lastValue: 79, openedAt: new Date(at(115)), resolvedAt: new Date(at(360)) });
+    expect(alerts[0]).toMatchObject({
+      source: "host",
+      openValue: 93,
+      peakValue: 99,
+      lastValue: 79,
+      openedAt: new Date(at(115)),
+      resolvedAt: new Date(at(360)),
+    });
     const events = await t.db.event.findMany({ where: { type: "alert" }, orderBy: { createdAt: "asc" } });
     expect(events.map((e) => [e.action, e.severity, e.createdAt.getTime()])).toEqual([
       ["alert.open", "WARNING", at(115)],
@@ -130,9 +137,13 @@ describe("webhook", () => {
   afterEach(() => new Promise<void>((r) => server.close(() => r())));
 
   async function openAlertWithWebhook(webhookUrl: string) {
-    await t.db.alertRule.create({ data: { name: "Disk", metric: "fsPct", comparison: "gte", threshold: 90, clearThreshold: 85, durationS: 0, scope: "host", webhookUrl } });
+    await t.db.alertRule.create({
+      data: { name: "Disk", metric: "fsPct", comparison: "gte", threshold: 90, clearThreshold: 85, durationS: 0, scope: "host", webhookUrl },
+    });
     const sleeps: number[] = [];
-    const ev = new AlertEvaluator({ deliver: (db, id) => deliverWebhook(db, id, { maxAttempts: 4, baseDelayMs: 1000, sleep: async (ms) => void sleeps.push(ms) }) });
+    const ev = new AlertEvaluator({
+      deliver: (db, id) => deliverWebhook(db, id, { maxAttempts: 4, baseDelayMs: 1000, sleep: async (ms) => void sleeps.push(ms) }),
+    });
     await ev.evaluate(t.db, [{ source: "host", values: { fsPct: 95.5 } }], T0);
     await ev.idle();
     return { ev, sleeps };
@@ -148,7 +159,13 @@ describe("webhook", () => {
     const body = received[2]!.body as Record<string, unknown>;
     expect(received[2]!.headers["content-type"]).toBe("application/json");
     expect(received[2]!.headers["x-twarga-event"]).toBe("alert.opened");
-    expect(body).toMatchObject({ version: 1, event: "alert.opened", deliveryId: delivery.id, alert: { status: "open", severity: "warning", source: "host", sourceKind: "host", vmId: null, metric: "fsPct", value: 95.5 }, rule: { name: "Disk", threshold: 90, clearThreshold: 85 } });
+    expect(body).toMatchObject({
+      version: 1,
+      event: "alert.opened",
+      deliveryId: delivery.id,
+      alert: { status: "open", severity: "warning", source: "host", sourceKind: "host", vmId: null, metric: "fsPct", value: 95.5 },
+      rule: { name: "Disk", threshold: 90, clearThreshold: 85 },
+    });
 
     // The resolve is a second delivery.
     await ev.evaluate(t.db, [{ source: "host", values: { fsPct: 50 } }], T0 + 5000);

@@ -109,7 +109,9 @@ describe.each(providers)("per-device history API on %s", (provider) => {
       code: "BAD_REQUEST",
       message: '"fsPct" is not measured for the net.',
     });
-    await expect(caller().metrics.deviceHistory({ source: `net:${"x".repeat(400)}`, metrics: ["netRxBps"], range: "1h" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(caller().metrics.deviceHistory({ source: `net:${"x".repeat(400)}`, metrics: ["netRxBps"], range: "1h" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
   });
 
   it("lists at most MAX_INTERFACES interfaces and says how many it left out", async () => {

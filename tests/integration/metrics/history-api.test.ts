@@ -22,10 +22,16 @@ beforeAll(async () => {
   };
   [owner, stranger, admin] = [await mk("owner@example.com", "USER"), await mk("other@example.com", "USER"), await mk("admin@example.com", "ADMIN")];
   const box = await t.db.box.create({ data: { name: "local/debian12", displayName: "Debian 12", osFamily: "debian" } });
-  const vm = await t.db.vm.create({ data: { name: "web", activeName: "web", ownerId: owner.id, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "RUNNING" } });
+  const vm = await t.db.vm.create({
+    data: { name: "web", activeName: "web", ownerId: owner.id, boxId: box.id, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", state: "RUNNING" },
+  });
   vmId = vm.id;
   const now = Date.now();
-  for (let i = 20; i >= 1; i--) await writeTick(t.db, now - i * 5000, [{ source: "host", values: { cpuPct: i } }, { source: `vm:${vmId}`, values: { cpuPct: 2 * i } }]);
+  for (let i = 20; i >= 1; i--)
+    await writeTick(t.db, now - i * 5000, [
+      { source: "host", values: { cpuPct: i } },
+      { source: `vm:${vmId}`, values: { cpuPct: 2 * i } },
+    ]);
 });
 afterAll(async () => t.close());
 
@@ -53,10 +59,19 @@ describe("metrics history API", () => {
   });
 
   it("refuses unknown metrics, metrics a source does not have, and oversized ranges", async () => {
-    await expect(as(owner).metrics.hostHistory({ metrics: ["bogus"], range: "24h" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: 'Unknown metric "bogus".' });
-    await expect(as(owner).metrics.vmHistory({ vmId, metrics: ["cpuIowaitPct"], range: "24h" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: '"cpuIowaitPct" is not measured for VMs.' });
+    await expect(as(owner).metrics.hostHistory({ metrics: ["bogus"], range: "24h" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: 'Unknown metric "bogus".',
+    });
+    await expect(as(owner).metrics.vmHistory({ vmId, metrics: ["cpuIowaitPct"], range: "24h" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: '"cpuIowaitPct" is not measured for VMs.',
+    });
     const now = Date.now();
-    await expect(as(owner).metrics.hostHistory({ metrics: ["cpuPct"], from: now - 400 * 86_400_000, to: now })).rejects.toMatchObject({ code: "BAD_REQUEST", message: "The range is too long: at most 366 days." });
+    await expect(as(owner).metrics.hostHistory({ metrics: ["cpuPct"], from: now - 400 * 86_400_000, to: now })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: "The range is too long: at most 366 days.",
+    });
     await expect(as(owner).metrics.hostHistory({ metrics: ["cpuPct"] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 
@@ -71,11 +86,35 @@ describe("metrics history API", () => {
 
   it("keeps the admin procedures for admins", async () => {
     await expect(as(owner).metrics.health()).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(as(owner).metrics.createRule({ name: "x", metric: "cpuPct", comparison: "gte", threshold: 1, clearThreshold: 0, durationS: 0, scope: "host", severity: "WARNING", enabled: true, webhookUrl: null })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      as(owner).metrics.createRule({
+        name: "x",
+        metric: "cpuPct",
+        comparison: "gte",
+        threshold: 1,
+        clearThreshold: 0,
+        durationS: 0,
+        scope: "host",
+        severity: "WARNING",
+        enabled: true,
+        webhookUrl: null,
+      }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
     const health = await as(admin).metrics.health();
     expect(health.rowsByTier.raw).toBe(40);
     expect(health.databaseBytes).toBeGreaterThan(0);
-    const input = { name: "VM memory", metric: "memPct", comparison: "gte", threshold: 95, clearThreshold: 90, durationS: 120, scope: "vms", severity: "CRITICAL", enabled: true, webhookUrl: "https://hooks.example.com/x" } as const;
+    const input = {
+      name: "VM memory",
+      metric: "memPct",
+      comparison: "gte",
+      threshold: 95,
+      clearThreshold: 90,
+      durationS: 120,
+      scope: "vms",
+      severity: "CRITICAL",
+      enabled: true,
+      webhookUrl: "https://hooks.example.com/x",
+    } as const;
     const rule = await as(admin).metrics.createRule(input);
     await expect(as(admin).metrics.updateRule({ ...input, id: rule.id, clearThreshold: 99 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await as(admin).metrics.deleteRule({ id: rule.id });

@@ -98,7 +98,18 @@ describe("sampler", () => {
   it("stores every running VM from the injected VM source in the same tick; an unavailable VM leaves a gap", async () => {
     const vmSourceStub = {
       read: async () => [
-        { vmId: "a1", status: "ok" as const, cpuPct: 12, memUsedBytes: 300, memAvailableBytes: 700, rssBytes: 900, diskReadBps: 1, diskWriteBps: 2, netRxBps: 3, netTxBps: 4 },
+        {
+          vmId: "a1",
+          status: "ok" as const,
+          cpuPct: 12,
+          memUsedBytes: 300,
+          memAvailableBytes: 700,
+          rssBytes: 900,
+          diskReadBps: 1,
+          diskWriteBps: 2,
+          netRxBps: 3,
+          netTxBps: 4,
+        },
         { vmId: "b2", status: "unavailable" as const, reason: "domain not running" },
       ],
     };

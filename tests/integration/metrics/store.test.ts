@@ -53,7 +53,10 @@ describe.each(providers)("metric store on %s", (provider) => {
       expect(closedMinute).toBe(Math.floor(ts / 60_000) * 60_000);
       expect(closedHour).toBe(Math.floor(ts / 3_600_000) * 3_600_000);
 
-      for (const [tier, size, closed] of [["minute", 60_000, closedMinute], ["hour", 3_600_000, closedHour]] as const) {
+      for (const [tier, size, closed] of [
+        ["minute", 60_000, closedMinute],
+        ["hour", 3_600_000, closedHour],
+      ] as const) {
         const expected = new Map<string, Row[]>();
         for (const r of written) {
           if (r.ts >= closed) continue;
@@ -129,7 +132,11 @@ describe.each(providers)("metric store on %s", (provider) => {
       const rawTs = around(now - policy.rawMs);
       const minuteTs = around(now - policy.minuteMs);
       const hourTs = around(now - policy.hourMs);
-      for (const ts of rawTs) await writeTick(t.db, ts, [{ source: "host", values: { cpuPct: 1 } }, { source: "vm:x", values: { cpuPct: 2 } }]);
+      for (const ts of rawTs)
+        await writeTick(t.db, ts, [
+          { source: "host", values: { cpuPct: 1 } },
+          { source: "vm:x", values: { cpuPct: 2 } },
+        ]);
       for (const ts of minuteTs) await t.db.metricMinute.create({ data: { source: "host", ts: BigInt(ts), samples: 1 } });
       for (const ts of hourTs) await t.db.metricHour.create({ data: { source: "host", ts: BigInt(ts), samples: 1 } });
       for (const tier of ["minute", "hour"]) await t.db.metricRollupCursor.create({ data: { tier, closedThrough: BigInt(now) } });
@@ -150,7 +157,6 @@ describe.each(providers)("metric store on %s", (provider) => {
       expect(await t.db.metricSample.count()).toBe(1);
     });
   });
-
 });
 
 describe("query plan", () => {

@@ -175,7 +175,12 @@ describe("where a webhook may go", () => {
     const port = (server.address() as AddressInfo).port;
     for (const target of [url, `http://localhost:${port}/hook`, `http://[::1]:${port}/hook`, `http://127.0.0.2:${port}/hook`]) {
       const d = await attempt(target, false);
-      expect(d, target).toMatchObject({ status: "failed", attempts: 1, lastStatus: null, lastError: expect.stringMatching(/refused: .*loopback or private.*WEBHOOK_ALLOW_PRIVATE/) });
+      expect(d, target).toMatchObject({
+        status: "failed",
+        attempts: 1,
+        lastStatus: null,
+        lastError: expect.stringMatching(/refused: .*loopback or private.*WEBHOOK_ALLOW_PRIVATE/),
+      });
     }
     expect(received).toEqual([]);
   });
@@ -195,7 +200,10 @@ describe("where a webhook may go", () => {
   });
 
   it("refuses a literal link-local or metadata URL when the rule is saved", async () => {
-    await expect(createAlertRule(t.db, admin, ruleInput("http://169.254.169.254/"))).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("not allowed") });
+    await expect(createAlertRule(t.db, admin, ruleInput("http://169.254.169.254/"))).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("not allowed"),
+    });
     await expect(createAlertRule(t.db, admin, ruleInput("http://[fe80::1]:8080/hook"))).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 });

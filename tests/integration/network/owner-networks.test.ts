@@ -51,7 +51,12 @@ describe("the pool's /24s", () => {
       dhcpEnd: "10.231.0.254",
     });
     expect(ownerNetworkSpec(255, e)).toMatchObject({ name: "twarga-10-231-255", bridge: "virbr-tw0ae7ff", cidr: "10.231.255.0/24" });
-    expect(ownerNetworkSpec(3, withPool("172.16.4.0/22"))).toMatchObject({ name: "twarga-172-16-7", bridge: "virbr-twac1007", cidr: "172.16.7.0/24", gateway: "172.16.7.1" });
+    expect(ownerNetworkSpec(3, withPool("172.16.4.0/22"))).toMatchObject({
+      name: "twarga-172-16-7",
+      bridge: "virbr-twac1007",
+      cidr: "172.16.7.0/24",
+      gateway: "172.16.7.1",
+    });
     // Another installation's pool on the same host: other names and bridges.
     expect(ownerNetworkSpec(0, withPool("10.232.0.0/16"))).toMatchObject({ name: "twarga-10-232-0", bridge: "virbr-tw0ae800" });
     expect(() => ownerNetworkSpec(256, e)).toThrow(/outside VM_NETWORK_POOL 10\.231\.0\.0\/16 \(256 networks\)/);
@@ -100,7 +105,9 @@ describe("in libvirt (the real virsh, libvirt's test driver)", () => {
 
   it("names the network and libvirt's reason when virsh fails", async () => {
     const broken = { ...e, LIBVIRT_URI: "test:///nonexistent/file.xml" };
-    await expect(ensureLibvirtNetwork(ownerNetworkSpec(2, e), broken)).rejects.toThrow(/^Could not create the VM network twarga-10-231-2 \(10\.231\.2\.0\/24\): .+/);
+    await expect(ensureLibvirtNetwork(ownerNetworkSpec(2, e), broken)).rejects.toThrow(
+      /^Could not create the VM network twarga-10-231-2 \(10\.231\.2\.0\/24\): .+/,
+    );
   });
 
   it("stops and undefines a network, and treats one that is already gone as removed", async () => {
@@ -183,7 +190,9 @@ describe("through the VM lifecycle", () => {
         const row = await t.db.vm.findUniqueOrThrow({ where: { id: vm.id } });
         expect(row).toMatchObject({ state: "RUNNING", networkName: spec.name });
         const vagrantfile = readFileSync(path.join(vmFolder(vm.id), "Vagrantfile"), "utf8");
-        expect(vagrantfile).toContain(`lv.management_network_name = '${spec.name}'\n    lv.management_network_address = '${spec.cidr}'\n    lv.management_network_keep = true`);
+        expect(vagrantfile).toContain(
+          `lv.management_network_name = '${spec.name}'\n    lv.management_network_address = '${spec.cidr}'\n    lv.management_network_keep = true`,
+        );
         // The stand-in guest sits on a loopback address mirroring the /24.
         expect(row.ipAddress!.split(".").slice(1, 3)).toEqual(spec.cidr.split(".").slice(1, 3));
       }
@@ -212,7 +221,11 @@ describe("through the VM lifecycle", () => {
     const admin = await makeUser(t.db, `admin${++n}@example.com`, "ADMIN");
     const probes = { ...defaultProbes, host: () => Promise.reject(new Error("not probed here")) };
     const h = await adminHealth(t.db, admin, probes, e);
-    expect(h.networkPool).toEqual({ ...usage, sharedNetworkVms: await t.db.vm.count({ where: { state: { not: "DESTROYED" }, networkName: null } }), error: null });
+    expect(h.networkPool).toEqual({
+      ...usage,
+      sharedNetworkVms: await t.db.vm.count({ where: { state: { not: "DESTROYED" }, networkName: null } }),
+      error: null,
+    });
     const held = await t.db.vm.count({ where: { hostSshPort: { not: null } } });
     expect(h.sshPorts).toEqual({ range: "22000-22999", size: 1000, used: held, free: 1000 - held, error: null });
   });

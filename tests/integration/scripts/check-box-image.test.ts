@@ -45,7 +45,15 @@ describe("scripts/check-box-image.sh", () => {
   it("fails the image a umask of 077 makes, naming each file and folder", async () => {
     const r = await execa(
       "bash",
-      [SCRIPT, await image({ "etc/systemd/network/20-eth0.network": 0o600, "etc/hosts": 0o600, "usr/lib/modules/6.1.0-test-amd64/modules.dep": 0o600, "etc/ssh/sshd_config.d": 0o700 })],
+      [
+        SCRIPT,
+        await image({
+          "etc/systemd/network/20-eth0.network": 0o600,
+          "etc/hosts": 0o600,
+          "usr/lib/modules/6.1.0-test-amd64/modules.dep": 0o600,
+          "etc/ssh/sshd_config.d": 0o700,
+        }),
+      ],
       { reject: false },
     );
     expect(r.exitCode).toBe(1);

@@ -67,7 +67,9 @@ describe("installed boxes decide what is offered", () => {
     const tiny = admin.installed.find((b) => b.name === "local/tiny")!;
     expect(tiny).toMatchObject({ provider: "libvirt", version: "0", inCatalog: true });
     // box.img + metadata.json + Vagrantfile, measured from the files.
-    const files = readdirSync(path.join(boxesDir, "local-VAGRANTSLASH-tiny", "0", "libvirt")).map((f) => statSync(path.join(boxesDir, "local-VAGRANTSLASH-tiny", "0", "libvirt", f)).size);
+    const files = readdirSync(path.join(boxesDir, "local-VAGRANTSLASH-tiny", "0", "libvirt")).map(
+      (f) => statSync(path.join(boxesDir, "local-VAGRANTSLASH-tiny", "0", "libvirt", f)).size,
+    );
     expect(files).toHaveLength(3);
     expect(tiny.sizeBytes).toBe(files.reduce((a, b) => a + b, 0));
     expect(tiny.sizeBytes).toBeGreaterThan(4096);
@@ -120,4 +122,3 @@ describe("create once per submit", () => {
     await expect(caller(user).vms.create(input)).rejects.toThrow("You already have a VM named twice.");
   });
 });
-

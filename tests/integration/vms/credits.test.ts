@@ -50,7 +50,10 @@ describe("ledger", () => {
     expect(balance).toBe(env().CREDITS_INITIAL + 25);
     await expect(grantCredits(t.db, user, { userId: user.id, amount: 25, reason: "me" })).rejects.toMatchObject({ code: "FORBIDDEN" });
     const rows = await t.db.creditLedgerEntry.findMany({ where: { userId: user.id }, orderBy: { createdAt: "asc" } });
-    expect(rows.map((r) => [r.kind, r.amount])).toEqual([["GRANT", env().CREDITS_INITIAL], ["GRANT", 25]]);
+    expect(rows.map((r) => [r.kind, r.amount])).toEqual([
+      ["GRANT", env().CREDITS_INITIAL],
+      ["GRANT", 25],
+    ]);
     expect(rows[1]).toMatchObject({ actorId: admin.id, reason: "course project" });
     expect(await t.db.event.count({ where: { action: "credits.grant", targetUserId: user.id } })).toBe(1);
   });
@@ -91,11 +94,17 @@ describe("metering", () => {
     // Every change is a row; the balance is their sum.
     const rows = await t.db.creditLedgerEntry.findMany({ where: { userId: user.id } });
     expect(rows.every((r) => r.kind === "GRANT" || r.amount < 0)).toBe(true);
-    expect(await balanceOf(t.db, user.id)).toBeCloseTo(rows.reduce((s, r) => s + r.amount, 0), 6);
+    expect(await balanceOf(t.db, user.id)).toBeCloseTo(
+      rows.reduce((s, r) => s + r.amount, 0),
+      6,
+    );
 
     // Nothing more is charged once the VM is down, and it cannot start without credits.
     expect((await meterRunningVms(t.db, new Date(later.getTime() + 60 * MIN), stopper)).charged).toEqual([]);
-    await expect(requestVmOperation(t.db, user, vm.id, "start", {}, noRequest)).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringContaining("Not enough credits") });
+    await expect(requestVmOperation(t.db, user, vm.id, "start", {}, noRequest)).rejects.toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: expect.stringContaining("Not enough credits"),
+    });
   });
 
   it("charges a started partial minute when the VM stops", async () => {
@@ -124,7 +133,10 @@ describe("quotas and affordability", () => {
   it("refuses a launch over a quota, naming the limit", async () => {
     await adminSetUserQuota(t.db, admin, user.id, { maxVms: 1 });
     await createVm(t.db, user, spec(), noRequest);
-    await expect(createVm(t.db, user, spec(), noRequest)).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringContaining("at most 1 VMs") });
+    await expect(createVm(t.db, user, spec(), noRequest)).rejects.toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: expect.stringContaining("at most 1 VMs"),
+    });
     await adminSetUserQuota(t.db, admin, user.id, { maxVms: null, maxCpus: 3 });
     await expect(createVm(t.db, user, spec(), noRequest)).rejects.toMatchObject({ message: expect.stringContaining("at most 3 vCPUs") });
     await adminSetUserQuota(t.db, admin, user.id, { maxCpus: null, maxRamMb: 3000 });
@@ -141,7 +153,9 @@ describe("quotas and affordability", () => {
     await addLedgerEntry(t.db, { userId: user.id, kind: "CHARGE", amount: -(env().CREDITS_INITIAL - 1), reason: "test: spent elsewhere" });
     const err = await createVm(t.db, user, spec(), noRequest).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "PRECONDITION_FAILED" });
-    expect((err as Error).message).toBe(`Not enough credits: running this for one hour needs ${hourlyCost(spec()).toFixed(2)} credits, and your balance is 1.00.`);
+    expect((err as Error).message).toBe(
+      `Not enough credits: running this for one hour needs ${hourlyCost(spec()).toFixed(2)} credits, and your balance is 1.00.`,
+    );
     expect(await t.db.vm.count({ where: { ownerId: user.id } })).toBe(0);
   });
 
@@ -153,7 +167,10 @@ describe("quotas and affordability", () => {
     await expect(createVm(t.db, other, { ...first }, noRequest)).resolves.toBeTruthy(); // names are per user
     await t.db.box.update({ where: { id: boxId }, data: { minRamMb: 1024 } });
     try {
-      await expect(createVm(t.db, user, spec({ ramMb: 512 }), noRequest)).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("at least 1024 MB of RAM") });
+      await expect(createVm(t.db, user, spec({ ramMb: 512 }), noRequest)).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+        message: expect.stringContaining("at least 1024 MB of RAM"),
+      });
     } finally {
       await t.db.box.update({ where: { id: boxId }, data: { minRamMb: 512 } });
     }

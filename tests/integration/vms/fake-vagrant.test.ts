@@ -10,23 +10,46 @@ import { renderVagrantfile } from "~/server/vms/vagrantfile";
 
 const FAKE = path.resolve(import.meta.dirname, "../../support/fake-vagrant/vagrant");
 const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/vagrant");
-const withoutTimestamps = (text: string) => text.trim().split("\n").map((l) => l.replace(/^\d+,/, "T,"));
+const withoutTimestamps = (text: string) =>
+  text
+    .trim()
+    .split("\n")
+    .map((l) => l.replace(/^\d+,/, "T,"));
 
 function project() {
   const dir = mkdtempSync(path.join(tmpdir(), "twarga-fake-"));
-  writeFileSync(path.join(dir, "Vagrantfile"), renderVagrantfile({ vmId: "ckfake00000000000000000001", boxName: "local/tiny", hostname: "proj2", cpus: 1, ramMb: 512, diskGb: 2, driver: "qemu", libvirtUri: "qemu:///system" }));
+  writeFileSync(
+    path.join(dir, "Vagrantfile"),
+    renderVagrantfile({
+      vmId: "ckfake00000000000000000001",
+      boxName: "local/tiny",
+      hostname: "proj2",
+      cpus: 1,
+      ramMb: 512,
+      diskGb: 2,
+      driver: "qemu",
+      libvirtUri: "qemu:///system",
+    }),
+  );
   return dir;
 }
-const vagrant = (cwd: string, args: string[], env: Record<string, string> = {}) => execa(FAKE, args, { cwd, reject: false, env: { FAKE_VAGRANT_CONTROL: "", ...env } });
+const vagrant = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+  execa(FAKE, args, { cwd, reject: false, env: { FAKE_VAGRANT_CONTROL: "", ...env } });
 
 describe("stand-in vagrant", () => {
   it("prints status exactly like the real tool, before and after up", async () => {
     const dir = project();
-    expect(withoutTimestamps((await vagrant(dir, ["status", "--machine-readable"])).stdout)).toEqual(withoutTimestamps(readFileSync(path.join(FIXTURES, "status-notcreated.txt"), "utf8")));
+    expect(withoutTimestamps((await vagrant(dir, ["status", "--machine-readable"])).stdout)).toEqual(
+      withoutTimestamps(readFileSync(path.join(FIXTURES, "status-notcreated.txt"), "utf8")),
+    );
     const up = await vagrant(dir, ["up", "--provider=libvirt", "--machine-readable"]);
     expect(up.exitCode).toBe(0);
-    expect(withoutTimestamps((await vagrant(dir, ["status", "--machine-readable"])).stdout)).toEqual(withoutTimestamps(readFileSync(path.join(FIXTURES, "status-running.txt"), "utf8")));
-    expect(withoutTimestamps((await vagrant(dir, ["halt", "--machine-readable"])).stdout)).toEqual(withoutTimestamps(readFileSync(path.join(FIXTURES, "halt-machine-readable.txt"), "utf8")));
+    expect(withoutTimestamps((await vagrant(dir, ["status", "--machine-readable"])).stdout)).toEqual(
+      withoutTimestamps(readFileSync(path.join(FIXTURES, "status-running.txt"), "utf8")),
+    );
+    expect(withoutTimestamps((await vagrant(dir, ["halt", "--machine-readable"])).stdout)).toEqual(
+      withoutTimestamps(readFileSync(path.join(FIXTURES, "halt-machine-readable.txt"), "utf8")),
+    );
     expect(parseStatus((await vagrant(dir, ["status", "--machine-readable"])).stdout)?.state).toBe("shutoff");
   });
 
@@ -37,7 +60,12 @@ describe("stand-in vagrant", () => {
     expect(fake.otherLines).toEqual([]);
     const realTexts = real.records.map((r) => `${r.target},${r.type},${r.data.join(",")}`);
     // Every line the stand-in prints is a line the real tool printed (names and numbers aside), in the same order.
-    const normalise = (s: string) => s.replace(/Name: +\S+/, "Name:").replace(/Source: .*/, "Source:").replace(/images\/\S+/, "images/").replace(/\d+(\.\d+)*/g, "N");
+    const normalise = (s: string) =>
+      s
+        .replace(/Name: +\S+/, "Name:")
+        .replace(/Source: .*/, "Source:")
+        .replace(/images\/\S+/, "images/")
+        .replace(/\d+(\.\d+)*/g, "N");
     const realNorm = realTexts.map(normalise);
     let cursor = 0;
     for (const r of fake.records) {

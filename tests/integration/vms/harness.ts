@@ -38,7 +38,10 @@ export async function tinyBox(db: Db) {
 export function fakeCalls(folder: string): string[][] {
   const file = path.join(folder, ".vagrant/fake-calls.log");
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as string[]);
 }
 
 export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, label = "condition"): Promise<T> {

@@ -30,7 +30,9 @@ describe.skipIf(!hasVirsh)("the host gate on VM actions", () => {
     const e = notReady();
     const attempt = createVm(t.db, alice, { name: "gated", boxId, cpus: 1, ramMb: 512, diskGb: 10 }, noRequest, e);
     await expect(attempt).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
-    await expect(attempt).rejects.toThrow(/^VM actions are disabled: libvirt: failed to connect to the hypervisor.*Fix: start libvirtd .*scripts\/host-setup\.sh/);
+    await expect(attempt).rejects.toThrow(
+      /^VM actions are disabled: libvirt: failed to connect to the hypervisor.*Fix: start libvirtd .*scripts\/host-setup\.sh/,
+    );
     expect(await t.db.vm.count({ where: { ownerId: alice.id } })).toBe(0);
     expect(await vmActionsStatus(e)).toMatchObject({ enabled: false, message: expect.stringMatching(/^VM actions are disabled: libvirt/) });
   });

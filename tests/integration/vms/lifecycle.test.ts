@@ -66,11 +66,7 @@ describe("full lifecycle", () => {
     const vagrantfile = readFileSync(path.join(folder, "Vagrantfile"), "utf8");
     expect(vagrantfile).toContain("config.vm.hostname = 'vm-");
     expect(vagrantfile).toContain("lv.driver = 'qemu'");
-    expect(fakeCalls(folder)).toEqual([
-      ["up", "--provider=libvirt", "--machine-readable"],
-      ["status", "--machine-readable"],
-      ["ssh-config"],
-    ]);
+    expect(fakeCalls(folder)).toEqual([["up", "--provider=libvirt", "--machine-readable"], ["status", "--machine-readable"], ["ssh-config"]]);
 
     await requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest);
     expect((await vmOf(vm.id)).state).toBe("STOPPING");
@@ -122,10 +118,14 @@ describe("full lifecycle", () => {
     controlFakeVagrant({ up: { delayMs: 150 } });
     const r = startRunner();
     const { job } = await createVm(t.db, alice, spec(), noRequest);
-    const midway = await waitFor(async () => {
-      const j = await jobOf(job.id);
-      return j.state === "RUNNING" && j.output.includes("Creating domain") ? j : null;
-    }, 20_000, "partial output");
+    const midway = await waitFor(
+      async () => {
+        const j = await jobOf(job.id);
+        return j.state === "RUNNING" && j.output.includes("Creating domain") ? j : null;
+      },
+      20_000,
+      "partial output",
+    );
     expect(midway.progress).toBeGreaterThan(0);
     expect(midway.progress).toBeLessThan(100);
     expect(midway.output).not.toContain("Machine booted and ready!");
@@ -144,7 +144,10 @@ describe("failures", () => {
     await r.idle();
     const failed = await vmOf(vm.id);
     expect(failed.state).toBe("ERROR");
-    expect(failed.error).toMatch(/^Call to virDomainCreateWithFlags failed: .*\(Libvirt::Error\)$/);
+    // In words first, then what libvirt said.
+    expect(failed.error).toMatch(
+      /^The host's hypervisor refused to start the VM .* Vagrant said: Call to virDomainCreateWithFlags failed: .*\(Libvirt::Error\)$/,
+    );
     expect(failed.errorOutput).toContain("Removing domain...");
     expect(failed.meteredUntil).toBeNull();
     const j = await jobOf(job.id);
@@ -199,7 +202,7 @@ describe("failures", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const j = await jobOf(job.id);
     expect(j.state).toBe("TIMED_OUT");
-    expect(j.message).toContain("ran past its 2 s limit");
+    expect(j.message).toContain("ran past its time limit (2 s)");
     await waitFor(async () => pids.every((p) => !isAlive(p)), 8_000, "the process tree to die");
     // Reconciled: the fake never finished booting, so the machine does not exist.
     expect((await vmOf(vm.id)).state).toBe("ERROR");
@@ -239,7 +242,10 @@ describe("one operation per VM, several VMs in parallel", () => {
   it("refuses a second operation on a VM with CONFLICT", async () => {
     const r = startRunner();
     const { vm } = await createVm(t.db, alice, spec(), noRequest);
-    await expect(requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("busy (creating)") });
+    await expect(requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("busy (creating)"),
+    });
     await r.idle();
     const results = await Promise.allSettled([
       requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest),
@@ -274,10 +280,25 @@ describe("start-up reconciliation", () => {
   async function leaveJobRunning() {
     // The app queued and claimed the job, wrote the folder, started vagrant... and died.
     const { vm, job } = await createVm(t.db, alice, spec(), noRequest);
-    await t.db.vmJob.update({ where: { id: job.id }, data: { state: "RUNNING", startedAt: new Date(), output: "Bringing machine 'default' up with 'libvirt' provider...\n" } });
+    await t.db.vmJob.update({
+      where: { id: job.id },
+      data: { state: "RUNNING", startedAt: new Date(), output: "Bringing machine 'default' up with 'libvirt' provider...\n" },
+    });
     const folder = vmFolder(vm.id);
     mkdirSync(folder, { recursive: true });
-    writeFileSync(path.join(folder, "Vagrantfile"), renderVagrantfile({ vmId: vm.id, boxName: "local/tiny", hostname: vm.name, cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", libvirtUri: "qemu:///system" }));
+    writeFileSync(
+      path.join(folder, "Vagrantfile"),
+      renderVagrantfile({
+        vmId: vm.id,
+        boxName: "local/tiny",
+        hostname: vm.name,
+        cpus: 1,
+        ramMb: 512,
+        diskGb: 10,
+        driver: "qemu",
+        libvirtUri: "qemu:///system",
+      }),
+    );
     return { vm, job, folder };
   }
 
@@ -324,7 +345,7 @@ describe("destroy edge cases", () => {
     const { vm } = await createVm(t.db, alice, spec(), noRequest);
     await r.idle();
     expect((await vmOf(vm.id)).state).toBe("ERROR");
-    expect((await vmOf(vm.id)).error).toBe("The fake vagrant was told to fail.\nSee its control file.");
+    expect((await vmOf(vm.id)).error).toBe("Vagrant failed: The fake vagrant was told to fail.\nSee its control file.");
     rmSync(vmFolder(vm.id), { recursive: true, force: true });
     const job = await requestVmOperation(t.db, alice, vm.id, "destroy", { confirmName: vm.name }, noRequest);
     await r.idle();

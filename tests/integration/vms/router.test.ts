@@ -103,7 +103,8 @@ describe("owner and admin", () => {
 
   it("rejects hostile input at the router", async () => {
     const c = callerFor(owner);
-    for (const name of ["../etc", "a;rm -rf /", "#{`id`}", "A", "x\ny"]) expect(await codeOf(c.vms.create({ name, boxId, cpus: 1, ramMb: 512, diskGb: 10 }))).toBe("BAD_REQUEST");
+    for (const name of ["../etc", "a;rm -rf /", "#{`id`}", "A", "x\ny"])
+      expect(await codeOf(c.vms.create({ name, boxId, cpus: 1, ramMb: 512, diskGb: 10 }))).toBe("BAD_REQUEST");
     expect(await codeOf(c.vms.create({ name: "ok", boxId, cpus: 99, ramMb: 512, diskGb: 10 }))).toBe("BAD_REQUEST");
     expect(await codeOf(c.vms.destroy({ id: vmId, confirmName: "not-it" }))).toBe("BAD_REQUEST");
   });

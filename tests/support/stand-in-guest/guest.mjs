@@ -82,7 +82,12 @@ function passwordLoginAllowed() {
         const pattern = path.join(root, value);
         const dir = path.dirname(pattern);
         const suffix = path.basename(pattern).replace(/^\*/, "");
-        const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(suffix)).sort() : [];
+        const names = fs.existsSync(dir)
+          ? fs
+              .readdirSync(dir)
+              .filter((n) => n.endsWith(suffix))
+              .sort()
+          : [];
         for (const n of names) {
           const found = walk(path.join(dir, n));
           if (found !== null) return found;
@@ -97,7 +102,16 @@ function passwordLoginAllowed() {
 const same = (a, b) => a.length === b.length && timingSafeEqual(a, b);
 
 function guestEnv(extra = {}) {
-  return { HOME: home, USER, LOGNAME: USER, SHELL: "/bin/sh", LANG: "C.UTF-8", PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`, STAND_IN_GUEST_ROOT: root, ...extra };
+  return {
+    HOME: home,
+    USER,
+    LOGNAME: USER,
+    SHELL: "/bin/sh",
+    LANG: "C.UTF-8",
+    PATH: `${binDir}:/usr/local/bin:/usr/bin:/bin`,
+    STAND_IN_GUEST_ROOT: root,
+    ...extra,
+  };
 }
 
 function logExec(entry) {

@@ -38,14 +38,15 @@ const sshString = (b: Buffer | string) => {
 function fields(pubLine: string): Buffer[] {
   const blob = Buffer.from(pubLine.trim().split(/\s+/)[1]!, "base64");
   const out: Buffer[] = [];
-  for (let o = 0; o < blob.length; ) {
+  for (let o = 0; o < blob.length;) {
     const len = blob.readUInt32BE(o);
     out.push(blob.subarray(o + 4, o + 4 + len));
     o += 4 + len;
   }
   return out;
 }
-const line = (type: string, parts: Buffer[], comment = "") => `${type} ${Buffer.concat(parts.map(sshString)).toString("base64")}${comment ? ` ${comment}` : ""}`;
+const line = (type: string, parts: Buffer[], comment = "") =>
+  `${type} ${Buffer.concat(parts.map(sshString)).toString("base64")}${comment ? ` ${comment}` : ""}`;
 
 const GENERATED = [
   { name: "ed25519", args: ["-t", "ed25519"], type: "ssh-ed25519" },
@@ -71,9 +72,15 @@ beforeAll(() => {
   // FIDO keys need a token to generate, not to read: build their public halves
   // from real key material in OpenSSH's layout, and let ssh-keygen read them.
   const ed = fields(read("ed25519.pub"));
-  writeFileSync(file("sk-ed25519.pub"), `${line("sk-ssh-ed25519@openssh.com", [Buffer.from("sk-ssh-ed25519@openssh.com"), ed[1]!, Buffer.from("ssh:")], "yubikey")}\n`);
+  writeFileSync(
+    file("sk-ed25519.pub"),
+    `${line("sk-ssh-ed25519@openssh.com", [Buffer.from("sk-ssh-ed25519@openssh.com"), ed[1]!, Buffer.from("ssh:")], "yubikey")}\n`,
+  );
   const ec = fields(read("ecdsa256.pub"));
-  writeFileSync(file("sk-ecdsa.pub"), `${line("sk-ecdsa-sha2-nistp256@openssh.com", [Buffer.from("sk-ecdsa-sha2-nistp256@openssh.com"), ec[1]!, ec[2]!, Buffer.from("ssh:")], "token")}\n`);
+  writeFileSync(
+    file("sk-ecdsa.pub"),
+    `${line("sk-ecdsa-sha2-nistp256@openssh.com", [Buffer.from("sk-ecdsa-sha2-nistp256@openssh.com"), ec[1]!, ec[2]!, Buffer.from("ssh:")], "token")}\n`,
+  );
   try {
     keygen("-q", "-t", "dsa", "-N", "", "-C", "old", "-f", file("dsa"));
     dsaAvailable = true;
@@ -115,7 +122,9 @@ describe("accepted keys match ssh-keygen -lf", () => {
   });
 
   it("reports the sizes ssh-keygen reports", () => {
-    expect(["ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa2048", "rsa4096"].map((n) => parsePublicKey(read(`${n}.pub`)).bits)).toEqual([256, 256, 384, 521, 2048, 4096]);
+    expect(["ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa2048", "rsa4096"].map((n) => parsePublicKey(read(`${n}.pub`)).bits)).toEqual([
+      256, 256, 384, 521, 2048, 4096,
+    ]);
   });
 
   it("tolerates surrounding whitespace, CRLF, tabs and a missing comment", () => {

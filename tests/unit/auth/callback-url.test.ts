@@ -42,7 +42,8 @@ describe("safeCallbackPath", () => {
   });
 
   it("sends the plainly foreign ones to the dashboard", () => {
-    for (const raw of ["//evil.example", "https://evil.example", "/\\evil.example", "/\t/evil.example", "javascript:alert(1)"]) expect(safeCallbackPath(raw, ORIGIN)).toBe("/");
+    for (const raw of ["//evil.example", "https://evil.example", "/\\evil.example", "/\t/evil.example", "javascript:alert(1)"])
+      expect(safeCallbackPath(raw, ORIGIN)).toBe("/");
   });
 
   it("keeps an ordinary path, its query and fragment", () => {

@@ -14,7 +14,10 @@ describe("LOCAL_IDP beside a real provider", () => {
       { AUTH_GITHUB_ID: "g", AUTH_GITHUB_SECRET: "s", AUTH_ALLOWED_DOMAINS: "example.com" },
       { AUTH_GOOGLE_ID: "g", AUTH_GOOGLE_SECRET: "s", AUTH_ALLOWED_EMAILS: "a@example.com" },
     ];
-    for (const p of providers) expect(() => parseEnv({ ...prod, ...p, LOCAL_IDP: "on" })).toThrow(/LOCAL_IDP: is on beside an external sign-in provider .* in production: .*Set LOCAL_IDP=off/);
+    for (const p of providers)
+      expect(() => parseEnv({ ...prod, ...p, LOCAL_IDP: "on" })).toThrow(
+        /LOCAL_IDP: is on beside an external sign-in provider .* in production: .*Set LOCAL_IDP=off/,
+      );
   });
 
   it("allows each of the three other combinations", () => {
@@ -33,7 +36,10 @@ describe("AUTH_TRUST_UNVERIFIED_EMAIL and WEBHOOK_ALLOW_PRIVATE", () => {
     const e = parseEnv({});
     expect(e.AUTH_TRUST_UNVERIFIED_EMAIL).toBe(false);
     expect(e.WEBHOOK_ALLOW_PRIVATE).toBe(false);
-    expect(parseEnv({ AUTH_TRUST_UNVERIFIED_EMAIL: "true", WEBHOOK_ALLOW_PRIVATE: "on" })).toMatchObject({ AUTH_TRUST_UNVERIFIED_EMAIL: true, WEBHOOK_ALLOW_PRIVATE: true });
+    expect(parseEnv({ AUTH_TRUST_UNVERIFIED_EMAIL: "true", WEBHOOK_ALLOW_PRIVATE: "on" })).toMatchObject({
+      AUTH_TRUST_UNVERIFIED_EMAIL: true,
+      WEBHOOK_ALLOW_PRIVATE: true,
+    });
   });
 });
 

@@ -3,7 +3,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseSshdLine, type SshdObservation } from "~/server/events/sshd-parser";
 
-const corpus = readFileSync(path.join(import.meta.dirname, "sshd-corpus.log"), "utf8").split("\n").filter(Boolean);
+const corpus = readFileSync(path.join(import.meta.dirname, "sshd-corpus.log"), "utf8")
+  .split("\n")
+  .filter(Boolean);
 const now = new Date(2026, 10, 28, 12, 0, 0); // 28 Nov 2026, local time like syslog
 
 function observation(line: string): SshdObservation {
@@ -43,7 +45,16 @@ describe("sshd log parser on a Debian OpenSSH corpus", () => {
 
   it("reads failed passwords for valid and invalid users", () => {
     const a = observation(corpus[0]!);
-    expect(a).toMatchObject({ action: "ssh.failed", user: "root", ip: "203.0.113.5", port: 51234, method: "password", invalidUser: false, host: "bastion", pid: 4121 });
+    expect(a).toMatchObject({
+      action: "ssh.failed",
+      user: "root",
+      ip: "203.0.113.5",
+      port: 51234,
+      method: "password",
+      invalidUser: false,
+      host: "bastion",
+      pid: 4121,
+    });
     expect(a.at).toEqual(new Date(2026, 10, 28, 1, 2, 3));
     expect(observation(corpus[1]!)).toMatchObject({ action: "ssh.failed", user: "admin", invalidUser: true, port: 51240 });
   });
@@ -55,7 +66,13 @@ describe("sshd log parser on a Debian OpenSSH corpus", () => {
   });
 
   it("reads accepted public keys over IPv6 with the key fingerprint", () => {
-    expect(observation(corpus[3]!)).toMatchObject({ action: "ssh.accepted", user: "alice", ip: "2001:db8::1f", method: "publickey", key: expect.stringContaining("ED25519 SHA256:") });
+    expect(observation(corpus[3]!)).toMatchObject({
+      action: "ssh.accepted",
+      user: "alice",
+      ip: "2001:db8::1f",
+      method: "publickey",
+      key: expect.stringContaining("ED25519 SHA256:"),
+    });
     expect(observation(corpus[4]!)).toMatchObject({ action: "ssh.accepted", user: "bob", method: "password", ip: "192.0.2.44" });
   });
 

@@ -83,7 +83,10 @@ describe("VmStatsReader", () => {
       status: "ok",
       stats: { cpuPct: 60, diskReadBps: 4096, diskWriteBps: 1_000_000, netRxBps: 300, netTxBps: 120 },
     });
-    expect(calls).toEqual([["domstats", "--raw"], ["domstats", "--raw"]]);
+    expect(calls).toEqual([
+      ["domstats", "--raw"],
+      ["domstats", "--raw"],
+    ]);
   });
 
   it("divides CPU time by the VM's vCPUs and caps emulator overhead at 100 %", async () => {
@@ -111,11 +114,7 @@ describe("VmStatsReader", () => {
 
   it("forgets baselines while the domain is not running, so a restart starts fresh", async () => {
     const shutOff = "Domain: 'proj1_default'\n  state.state=5\n  state.reason=1\n";
-    const { virsh } = scriptedVirsh([
-      withCounters(VAGRANT_DOMAIN, { "cpu.time": 1e9 }),
-      shutOff,
-      withCounters(VAGRANT_DOMAIN, { "cpu.time": 9e9 }),
-    ]);
+    const { virsh } = scriptedVirsh([withCounters(VAGRANT_DOMAIN, { "cpu.time": 1e9 }), shutOff, withCounters(VAGRANT_DOMAIN, { "cpu.time": 9e9 })]);
     const reader = new VmStatsReader(virsh, now);
     await reader.read([vm("a")]);
     clock += 5000;

@@ -40,7 +40,10 @@ describe("failureReason on real Vagrant output", () => {
   it("never starts with Vagrant's config dump: a timed-out boot stuck before an address says so", () => {
     // The successful boot's output cut where a guest that never asks DHCP for an address stays.
     const up = fixture("up-machine-readable.txt");
-    const stuck = up.split("\n").filter((l, i, all) => i <= all.findIndex((x) => x.includes("Waiting for domain to get an IP address"))).join("\n");
+    const stuck = up
+      .split("\n")
+      .filter((l, i, all) => i <= all.findIndex((x) => x.includes("Waiting for domain to get an IP address")))
+      .join("\n");
     expect(stuck).toContain("-- Name:");
     const r = failureReason({ exitCode: null, signal: "SIGTERM", stdout: stuck, stderr: "", timedOut: true, limitMs: 900_000 });
     expect(r.kind).toBe("timeout-address");
@@ -56,22 +59,35 @@ describe("failureReason on real Vagrant output", () => {
 
 describe("failureReason on host errors inside Vagrant's output", () => {
   // The error-exit line shape is the one in the captured fixtures; the messages are the C library's.
-  const errorExit = (klass: string, message: string) => `1796052649,,error-exit,${klass},${message.replaceAll(",", "%!(VAGRANT_COMMA)").replaceAll("\n", "\\n")}\n`;
+  const errorExit = (klass: string, message: string) =>
+    `1796052649,,error-exit,${klass},${message.replaceAll(",", "%!(VAGRANT_COMMA)").replaceAll("\n", "\\n")}\n`;
 
   it("out of disk", () => {
-    const r = failureReason({ exitCode: 1, stdout: errorExit("Errno::ENOSPC", "No space left on device @ io_write - /var/lib/libvirt/images/x.img"), stderr: "" });
+    const r = failureReason({
+      exitCode: 1,
+      stdout: errorExit("Errno::ENOSPC", "No space left on device @ io_write - /var/lib/libvirt/images/x.img"),
+      stderr: "",
+    });
     expect(r.kind).toBe("out-of-disk");
     expect(r.message).toMatch(/^The host ran out of disk space/);
   });
 
   it("a storage quota", () => {
-    const r = failureReason({ exitCode: 1, stdout: errorExit("Errno::EDQUOT", "Disk quota exceeded @ rb_sysopen - /var/lib/twarga/vms/x/.vagrant/lock"), stderr: "" });
+    const r = failureReason({
+      exitCode: 1,
+      stdout: errorExit("Errno::EDQUOT", "Disk quota exceeded @ rb_sysopen - /var/lib/twarga/vms/x/.vagrant/lock"),
+      stderr: "",
+    });
     expect(r.kind).toBe("quota");
   });
 
   it("an unknown failure falls back to Vagrant's reason, named as such", () => {
-    const r = failureReason({ exitCode: 1, stdout: errorExit("Vagrant::Errors::VagrantError", "The fake vagrant was told to fail.\nSee its control file."), stderr: "" });
-    expect(r).toMatchObject({ kind: "other", message: "Vagrant failed: The fake vagrant was told to fail." });
+    const r = failureReason({
+      exitCode: 1,
+      stdout: errorExit("Vagrant::Errors::VagrantError", "The fake vagrant was told to fail.\nSee its control file."),
+      stderr: "",
+    });
+    expect(r).toMatchObject({ kind: "other", message: "Vagrant failed: The fake vagrant was told to fail.\nSee its control file." });
   });
 
   it("the stand-in's SSH refusal reads as a login failure", () => {

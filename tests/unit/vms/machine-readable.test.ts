@@ -1,7 +1,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { commandOutcome, decodeField, humanText, parseMachineReadable, parseMachineReadableLine, parseSshConfig, parseStatus } from "~/server/vms/machine-readable";
+import {
+  commandOutcome,
+  decodeField,
+  humanText,
+  parseMachineReadable,
+  parseMachineReadableLine,
+  parseSshConfig,
+  parseStatus,
+} from "~/server/vms/machine-readable";
 import { advanceProgress, type Progress } from "~/server/vms/progress";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/vagrant");
@@ -34,7 +42,9 @@ describe("status fixtures", () => {
   it("reads running, with commas and newlines restored", () => {
     const s = parseStatus(fixture("status-running.txt"));
     expect(s?.state).toBe("running");
-    expect(s?.long).toBe("The Libvirt domain is running. To stop this machine, you can run\n`vagrant halt`. To destroy the machine, you can run `vagrant destroy`.");
+    expect(s?.long).toBe(
+      "The Libvirt domain is running. To stop this machine, you can run\n`vagrant halt`. To destroy the machine, you can run `vagrant destroy`.",
+    );
   });
   it("returns null without a state record", () => {
     expect(parseStatus("garbage\n")).toBeNull();

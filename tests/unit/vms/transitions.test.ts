@@ -34,7 +34,10 @@ describe("reconciliation mapping", () => {
     expect(stateFromVagrant("shutoff", { operation: "stop" }).state).toBe("STOPPED");
     expect(stateFromVagrant("not_created", { operation: "destroy" }).state).toBe("DESTROYED");
     expect(stateFromVagrant("not_created", { operation: "create" })).toMatchObject({ state: "ERROR" });
-    expect(stateFromVagrant("inaccessible", { operation: null })).toEqual({ state: "ERROR", error: expect.stringMatching(/^The VM runs but Vagrant cannot reach it/) });
+    expect(stateFromVagrant("inaccessible", { operation: null })).toEqual({
+      state: "ERROR",
+      error: expect.stringMatching(/^The VM runs but Vagrant cannot reach it/),
+    });
     expect(stateFromVagrant("frobnicated", { operation: null })).toEqual({ state: "ERROR", error: "Vagrant reports an unexpected state: frobnicated." });
   });
 });

@@ -25,23 +25,42 @@ const limits = specLimits(parseEnv({}));
 const ownKey = path.join(work, "id_ed25519");
 execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", ownKey]);
 const insecureKey = path.join(vagrantEnv.VAGRANT_HOME, "insecure_private_key");
-const base: VagrantfileInput = { vmId: "ckvm00000000000000000001", boxName: "local/tiny", hostname: "web-1", cpus: 1, ramMb: 512, diskGb: 10, driver: "qemu", libvirtUri: "qemu:///system" };
+const base: VagrantfileInput = {
+  vmId: "ckvm00000000000000000001",
+  boxName: "local/tiny",
+  hostname: "web-1",
+  cpus: 1,
+  ramMb: 512,
+  diskGb: 10,
+  driver: "qemu",
+  libvirtUri: "qemu:///system",
+};
 
 const shapes: Array<[string, VagrantfileInput]> = [
   ["smallest spec, qemu driver, debian guest", { ...base, osFamily: "debian", cpus: limits.cpus.min, ramMb: limits.ramMb.min, diskGb: limits.diskGb.min }],
   ["largest spec, kvm driver", { ...base, driver: "kvm", cpus: limits.cpus.max, ramMb: limits.ramMb.max, diskGb: limits.diskGb.max, hostname: "a".repeat(63) }],
   ["box without an org, one-letter hostname", { ...base, boxName: "debian12", hostname: "x" }],
   ["box name with dots and underscores", { ...base, boxName: "generic_org/debian-12.5_x64", hostname: "db-0-replica" }],
-  ["own key then Vagrant's key, on the owner's network", { ...base, sshPrivateKeyPaths: [ownKey, insecureKey], network: { name: "twarga-10-231-3", cidr: "10.231.3.0/24" } }],
-  ["moved to its own key, last network of a /16 pool", { ...base, sshPrivateKeyPaths: [ownKey], network: { name: "twarga-10-231-255", cidr: "10.231.255.0/24" } }],
+  [
+    "own key then Vagrant's key, on the owner's network",
+    { ...base, sshPrivateKeyPaths: [ownKey, insecureKey], network: { name: "twarga-10-231-3", cidr: "10.231.3.0/24" } },
+  ],
+  [
+    "moved to its own key, last network of a /16 pool",
+    { ...base, sshPrivateKeyPaths: [ownKey], network: { name: "twarga-10-231-255", cidr: "10.231.255.0/24" } },
+  ],
 ];
 
 describe.skipIf(!existsSync(VAGRANT))("vagrant validate on every generated shape", () => {
-  it.each(shapes)("%s", (_label, input) => {
-    const r = validate(renderVagrantfile(input));
-    expect(r.out).toContain("Vagrantfile validated successfully.");
-    expect(r.code).toBe(0);
-  }, 60_000);
+  it.each(shapes)(
+    "%s",
+    (_label, input) => {
+      const r = validate(renderVagrantfile(input));
+      expect(r.out).toContain("Vagrantfile validated successfully.");
+      expect(r.code).toBe(0);
+    },
+    60_000,
+  );
 
   it("catches a setting vagrant-libvirt does not know (so validate really checks the provider block)", () => {
     const broken = renderVagrantfile(base).replace("lv.cpus =", "lv.cpu_count_typo =");
@@ -80,10 +99,13 @@ describe("refusals before anything is written", () => {
     expect(() => rubyString("a\nb")).toThrow(/control character/);
     expect(() => renderVagrantfile({ ...base, libvirtUri: "qemu:///system\nsystem('id')" })).toThrow(/control character/);
   });
-  it.each(["web;rm -rf /", "../etc", "a'b", "a\nb", "#{x}", "$(id)", "Web", "-web", "web-", "a b", "", "a".repeat(64), "web.example"])("refuses the hostname %j", (hostname) => {
-    expect(() => renderVagrantfile({ ...base, hostname })).toThrow(/hostname/);
-    expect(createVmInputSchema(limits).safeParse({ name: hostname, boxId: "b", cpus: 1, ramMb: 512, diskGb: 10 }).success).toBe(false);
-  });
+  it.each(["web;rm -rf /", "../etc", "a'b", "a\nb", "#{x}", "$(id)", "Web", "-web", "web-", "a b", "", "a".repeat(64), "web.example"])(
+    "refuses the hostname %j",
+    (hostname) => {
+      expect(() => renderVagrantfile({ ...base, hostname })).toThrow(/hostname/);
+      expect(createVmInputSchema(limits).safeParse({ name: hostname, boxId: "b", cpus: 1, ramMb: 512, diskGb: 10 }).success).toBe(false);
+    },
+  );
   it.each(["local/tiny'", "../../box", "a/b/c", "box#{1}", "box name"])("refuses the box name %j", (boxName) => {
     expect(() => renderVagrantfile({ ...base, boxName })).toThrow(/box name/);
   });
@@ -99,14 +121,18 @@ describe("refusals before anything is written", () => {
   it("refuses relative key paths, odd network names and anything but a /24 network address", () => {
     expect(() => renderVagrantfile({ ...base, sshPrivateKeyPaths: ["id_ed25519"] })).toThrow(/absolute/);
     expect(() => renderVagrantfile({ ...base, sshPrivateKeyPaths: [] })).toThrow(/absolute/);
-    for (const name of ["Twarga-1", "twarga 1", "twarga-1'", "-x", "a".repeat(41)]) expect(() => renderVagrantfile({ ...base, network: { name, cidr: "10.231.1.0/24" } })).toThrow(/network name/);
-    for (const cidr of ["10.231.1.0/16", "10.231.1.1/24", "10.231.256.0/24", "10.231.1.0", "10.231.1.0/24'"]) expect(() => renderVagrantfile({ ...base, network: { name: "twarga-1", cidr } })).toThrow(/\/24/);
+    for (const name of ["Twarga-1", "twarga 1", "twarga-1'", "-x", "a".repeat(41)])
+      expect(() => renderVagrantfile({ ...base, network: { name, cidr: "10.231.1.0/24" } })).toThrow(/network name/);
+    for (const cidr of ["10.231.1.0/16", "10.231.1.1/24", "10.231.256.0/24", "10.231.1.0", "10.231.1.0/24'"])
+      expect(() => renderVagrantfile({ ...base, network: { name: "twarga-1", cidr } })).toThrow(/\/24/);
     // The lines only appear when asked for: a VM from before per-owner networks keeps vagrant-libvirt's default.
     expect(renderVagrantfile(base)).not.toContain("management_network");
     expect(renderVagrantfile(base)).not.toContain("private_key_path");
     const full = renderVagrantfile({ ...base, sshPrivateKeyPaths: ["/k/own", "/k/insecure"], network: { name: "twarga-10-231-7", cidr: "10.231.7.0/24" } });
     expect(full).toContain("  config.ssh.insert_key = false\n  config.ssh.private_key_path = ['/k/own', '/k/insecure']\n");
-    expect(full).toContain("    lv.management_network_name = 'twarga-10-231-7'\n    lv.management_network_address = '10.231.7.0/24'\n    lv.management_network_keep = true\n");
+    expect(full).toContain(
+      "    lv.management_network_name = 'twarga-10-231-7'\n    lv.management_network_address = '10.231.7.0/24'\n    lv.management_network_keep = true\n",
+    );
   });
 
   it("writes nothing outside the folder it is given", () => {

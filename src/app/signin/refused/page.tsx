@@ -13,8 +13,12 @@ export default async function RefusedPage({ searchParams }: { searchParams: Prom
     <main className="mx-auto flex min-h-screen max-w-md flex-col justify-center px-4">
       <EvaluationMarker />
       <h1 className="text-2xl font-semibold">Sign-in refused</h1>
-      <p className="mt-3" data-testid="refusal-message">{message}</p>
-      <Link href="/signin" className="mt-6 text-blue-600 underline">Back to sign-in</Link>
+      <p className="mt-3" data-testid="refusal-message">
+        {message}
+      </p>
+      <Link href="/signin" className="mt-6 text-blue-600 underline">
+        Back to sign-in
+      </Link>
     </main>
   );
 }

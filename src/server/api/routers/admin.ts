@@ -29,7 +29,14 @@ export const auditedAdminProcedure = adminProcedure.use(async ({ ctx, path, getR
   const result = await next({ ctx: { audit: (t: AuditTarget) => void (target = t) } });
   if (result.ok) {
     const t = target as AuditTarget | null;
-    await writeAudit(ctx.db, { actor: ctx.actor, action: path, targetType: t?.targetType, targetId: t?.targetId, before: t?.before, after: t?.after ?? { input: await getRawInput() } });
+    await writeAudit(ctx.db, {
+      actor: ctx.actor,
+      action: path,
+      targetType: t?.targetType,
+      targetId: t?.targetId,
+      before: t?.before,
+      after: t?.after ?? { input: await getRawInput() },
+    });
   }
   return result;
 });
@@ -42,7 +49,11 @@ const userId = z.object({ userId: id });
 const vmId = z.object({ vmId: id });
 const request = (ctx: { sourceIp: string | null; userAgent: string | null }) => ({ sourceIp: ctx.sourceIp, userAgent: ctx.userAgent });
 const quotaField = z.number().int().min(0).max(1_000_000).nullable().optional();
-const amount = z.number().finite().refine((n) => n !== 0, "must not be zero").refine((n) => Math.abs(n) <= 1e9, "is too large");
+const amount = z
+  .number()
+  .finite()
+  .refine((n) => n !== 0, "must not be zero")
+  .refine((n) => Math.abs(n) <= 1e9, "is too large");
 
 export const adminRouter = createTRPCRouter({
   // ---- users ----
@@ -55,7 +66,12 @@ export const adminRouter = createTRPCRouter({
       user,
       balance: await currentBalance(ctx.db, input.userId),
       ledger: await listLedgerEntries(ctx.db, input.userId, 50),
-      quota: { defaults: defaultQuota(), effective: await effectiveQuota(ctx.db, input.userId), overrides: user.quota, usage: await usageOf(ctx.db, input.userId) },
+      quota: {
+        defaults: defaultQuota(),
+        effective: await effectiveQuota(ctx.db, input.userId),
+        overrides: user.quota,
+        usage: await usageOf(ctx.db, input.userId),
+      },
     };
   }),
 
@@ -73,7 +89,12 @@ export const adminRouter = createTRPCRouter({
 
   deleteUser: auditedAdminProcedure.input(userId).mutation(async ({ ctx, input }) => {
     const result = await deleteUser(ctx.db, ctx.actor, input.userId, request(ctx));
-    ctx.audit({ targetType: "User", targetId: input.userId, before: result.before, after: { status: result.status, destroying: result.destroying, remainingVms: result.remainingVms } });
+    ctx.audit({
+      targetType: "User",
+      targetId: input.userId,
+      before: result.before,
+      after: { status: result.status, destroying: result.destroying, remainingVms: result.remainingVms },
+    });
     return { status: result.status, remainingVms: result.remainingVms, destroying: result.destroying };
   }),
 
@@ -113,10 +134,20 @@ export const adminRouter = createTRPCRouter({
 
   // ---- VMs ----
   vms: adminProcedure
-    .input(z.object({ owner: z.string().max(320).optional(), state: z.enum(["PENDING", "CREATING", "RUNNING", "STOPPING", "STOPPED", "STARTING", "RESTARTING", "DESTROYING", "DESTROYED", "ERROR"]).optional(), includeDestroyed: z.boolean().optional() }).optional())
+    .input(
+      z
+        .object({
+          owner: z.string().max(320).optional(),
+          state: z.enum(["PENDING", "CREATING", "RUNNING", "STOPPING", "STOPPED", "STARTING", "RESTARTING", "DESTROYING", "DESTROYED", "ERROR"]).optional(),
+          includeDestroyed: z.boolean().optional(),
+        })
+        .optional(),
+    )
     .query(({ ctx, input }) => listAllVms(ctx.db, ctx.actor, input ?? {})),
 
-  jobs: adminProcedure.input(z.object({ sinceMinutes: z.number().int().min(1).max(1440).default(15) }).optional()).query(({ ctx, input }) => recentJobs(ctx.db, ctx.actor, (input?.sinceMinutes ?? 15) * 60_000)),
+  jobs: adminProcedure
+    .input(z.object({ sinceMinutes: z.number().int().min(1).max(1440).default(15) }).optional())
+    .query(({ ctx, input }) => recentJobs(ctx.db, ctx.actor, (input?.sinceMinutes ?? 15) * 60_000)),
 
   vmStop: auditedAdminProcedure.input(vmId).mutation(async ({ ctx, input }) => vmAction(ctx, input.vmId, adminStopVm)),
   vmStart: auditedAdminProcedure.input(vmId).mutation(async ({ ctx, input }) => vmAction(ctx, input.vmId, adminStartVm)),
@@ -151,7 +182,17 @@ export const adminRouter = createTRPCRouter({
 type VmAdminAction = typeof adminStopVm;
 
 /** Runs an admin VM action and reports the VM's state before and the job it queued. */
-async function vmAction(ctx: { db: Parameters<VmAdminAction>[0]; actor: Parameters<VmAdminAction>[1]; sourceIp: string | null; userAgent: string | null; audit: (t: AuditTarget) => void }, vmId: string, action: VmAdminAction) {
+async function vmAction(
+  ctx: {
+    db: Parameters<VmAdminAction>[0];
+    actor: Parameters<VmAdminAction>[1];
+    sourceIp: string | null;
+    userAgent: string | null;
+    audit: (t: AuditTarget) => void;
+  },
+  vmId: string,
+  action: VmAdminAction,
+) {
   const before = await ctx.db.vm.findUnique({ where: { id: vmId }, select: { state: true, ownerId: true, name: true } });
   const job = await action(ctx.db, ctx.actor, vmId, request(ctx));
   ctx.audit({ targetType: "Vm", targetId: vmId, before, after: { jobId: job.id, kind: job.kind } });

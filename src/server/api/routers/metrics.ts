@@ -1,7 +1,15 @@
 // Monitoring procedures: thin adapters over src/server/metrics.
 import { z } from "zod";
 import { adminProcedure, createTRPCRouter, protectedProcedure } from "../trpc";
-import { alertRuleInput, createAlertRule, deleteAlertRule, listAlertRules, recentWebhookDeliveries, rotateWebhookSecret, updateAlertRule } from "../../metrics/alerts/rules";
+import {
+  alertRuleInput,
+  createAlertRule,
+  deleteAlertRule,
+  listAlertRules,
+  recentWebhookDeliveries,
+  rotateWebhookSecret,
+  updateAlertRule,
+} from "../../metrics/alerts/rules";
 import { currentState, openAlertCount, vmCurrentState } from "../../metrics/current";
 import { metricsHealth } from "../../metrics/sampler-health";
 import { defaultHostRange } from "../../metrics/default-range";
@@ -27,7 +35,9 @@ export const metricsRouter = createTRPCRouter({
   hostDefaultRange: protectedProcedure.query(({ ctx }) => defaultHostRange(ctx.db)),
   vmHistory: protectedProcedure.input(historyInput.extend({ vmId })).query(({ ctx, input }) => vmHistory(ctx.db, ctx.actor, input.vmId, input)),
   hostDevices: protectedProcedure.input(historyInput.omit({ metrics: true })).query(({ ctx, input }) => hostDevices(ctx.db, ctx.actor, input)),
-  deviceHistory: protectedProcedure.input(historyInput.extend({ source: deviceSource })).query(({ ctx, input }) => deviceHistory(ctx.db, ctx.actor, input.source, input)),
+  deviceHistory: protectedProcedure
+    .input(historyInput.extend({ source: deviceSource }))
+    .query(({ ctx, input }) => deviceHistory(ctx.db, ctx.actor, input.source, input)),
 
   collectNow: adminProcedure.mutation(({ ctx }) => collectNow(ctx.db)),
   retentionNow: adminProcedure.mutation(({ ctx }) => retentionNow(ctx.db)),
@@ -35,7 +45,11 @@ export const metricsRouter = createTRPCRouter({
   webhookDeliveries: adminProcedure.query(({ ctx }) => recentWebhookDeliveries(ctx.db)),
   rules: adminProcedure.query(({ ctx }) => listAlertRules(ctx.db)),
   createRule: adminProcedure.input(alertRuleInput).mutation(({ ctx, input }) => createAlertRule(ctx.db, ctx.actor, input)),
-  updateRule: adminProcedure.input(alertRuleInput.extend({ id: z.string().min(1) })).mutation(({ ctx, input: { id, ...rule } }) => updateAlertRule(ctx.db, ctx.actor, id, rule)),
+  updateRule: adminProcedure
+    .input(alertRuleInput.extend({ id: z.string().min(1) }))
+    .mutation(({ ctx, input: { id, ...rule } }) => updateAlertRule(ctx.db, ctx.actor, id, rule)),
   deleteRule: adminProcedure.input(z.object({ id: z.string().min(1) })).mutation(({ ctx, input }) => deleteAlertRule(ctx.db, ctx.actor, input.id)),
-  rotateWebhookSecret: adminProcedure.input(z.object({ id: z.string().min(1).max(64) })).mutation(({ ctx, input }) => rotateWebhookSecret(ctx.db, ctx.actor, input.id)),
+  rotateWebhookSecret: adminProcedure
+    .input(z.object({ id: z.string().min(1).max(64) }))
+    .mutation(({ ctx, input }) => rotateWebhookSecret(ctx.db, ctx.actor, input.id)),
 });

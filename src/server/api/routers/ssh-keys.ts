@@ -17,7 +17,9 @@ export const sshKeysRouter = createTRPCRouter({
     .input(z.object({ userId: z.string().min(1).max(64).optional() }).optional())
     .query(({ ctx, input }) => listSshKeys(ctx.db, ctx.actor, input?.userId ?? ctx.actor.id)),
 
-  add: protectedProcedure.input(addInput).mutation(({ ctx, input }) => addSshKey(ctx.db, ctx.actor, input, { sourceIp: ctx.sourceIp, userAgent: ctx.userAgent })),
+  add: protectedProcedure
+    .input(addInput)
+    .mutation(({ ctx, input }) => addSshKey(ctx.db, ctx.actor, input, { sourceIp: ctx.sourceIp, userAgent: ctx.userAgent })),
 
   remove: protectedProcedure
     .input(z.object({ id: z.string().min(1).max(64) }))

@@ -24,7 +24,11 @@ export const vmsRouter = createTRPCRouter({
   // Limits come from settings, so the schema is built when a request arrives. requestKey: one per
   // submit of the launch form, so a double click makes one VM (create-once.ts).
   create: protectedProcedure
-    .input((raw) => createVmInputSchema().extend({ requestKey: z.string().min(8).max(64).optional() }).parse(raw))
+    .input((raw) =>
+      createVmInputSchema()
+        .extend({ requestKey: z.string().min(8).max(64).optional() })
+        .parse(raw),
+    )
     .mutation(({ ctx, input }) => createVmOnce(ctx.db, ctx.actor, input, request(ctx))),
 
   start: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "start", {}, request(ctx))),

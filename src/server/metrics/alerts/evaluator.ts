@@ -101,7 +101,10 @@ export class AlertEvaluator {
               continue;
             }
           } else this.clearingSince.delete(key);
-          const updated = await db.alertInstance.update({ where: { id: openAlert.id }, data: { lastValue: value, peakValue: worse(rule, openAlert.peakValue, value) } });
+          const updated = await db.alertInstance.update({
+            where: { id: openAlert.id },
+            data: { lastValue: value, peakValue: worse(rule, openAlert.peakValue, value) },
+          });
           this.open.set(key, updated);
           continue;
         }
@@ -163,7 +166,15 @@ export class AlertEvaluator {
       severity: alert.severity,
       message: describe(rule, alert.source, value, "resolved", why),
       targetVmId: vmIdOf(alert.source),
-      details: { alertId: alert.id, ruleId: rule.id, source: alert.source, metric: rule.metric, value, clearThreshold: rule.clearThreshold, reason: why ?? "cleared" },
+      details: {
+        alertId: alert.id,
+        ruleId: rule.id,
+        source: alert.source,
+        metric: rule.metric,
+        value,
+        clearThreshold: rule.clearThreshold,
+        reason: why ?? "cleared",
+      },
       at: now,
     });
     await this.notify(db, rule, resolved, "alert.resolved", now);

@@ -42,8 +42,10 @@ export function checkRule(rule: AlertRuleInput): void {
   if (!(METRICS[rule.metric as MetricName].kinds as readonly SourceKind[]).includes(kind))
     throw bad(`"${rule.metric}" is not measured for ${rule.scope === "host" ? "the host" : "VMs"}.`);
   // Strictly apart: a clear level equal to the threshold would let a value hovering there open and resolve in turn.
-  if (rule.comparison === "gte" && rule.clearThreshold >= rule.threshold) throw bad("The clear level must be below the threshold (the alert resolves once the value has stayed at or below it).");
-  if (rule.comparison === "lte" && rule.clearThreshold <= rule.threshold) throw bad("The clear level must be above the threshold (the alert resolves once the value has stayed at or above it).");
+  if (rule.comparison === "gte" && rule.clearThreshold >= rule.threshold)
+    throw bad("The clear level must be below the threshold (the alert resolves once the value has stayed at or below it).");
+  if (rule.comparison === "lte" && rule.clearThreshold <= rule.threshold)
+    throw bad("The clear level must be above the threshold (the alert resolves once the value has stayed at or above it).");
   if (rule.webhookUrl) {
     // An address written in the URL is refused now; a host name is checked on what it resolves to at each delivery.
     const host = new URL(rule.webhookUrl).hostname;
@@ -93,7 +95,14 @@ export async function listAlertRules(db: Db): Promise<PublicAlertRule[]> {
 }
 
 async function audit(db: Db, actor: Actor, action: string, rule: { id: string; name: string }, details: Record<string, unknown>) {
-  await recordEvent(db, { type: "admin", action, message: `${actor.email} ${action.split(".").at(-1)}d alert rule "${rule.name}".`, actorId: actor.id, actorEmail: actor.email, details: { ruleId: rule.id, ...details } });
+  await recordEvent(db, {
+    type: "admin",
+    action,
+    message: `${actor.email} ${action.split(".").at(-1)}d alert rule "${rule.name}".`,
+    actorId: actor.id,
+    actorEmail: actor.email,
+    details: { ruleId: rule.id, ...details },
+  });
 }
 
 /**
@@ -157,4 +166,8 @@ export async function deleteAlertRule(db: Db, actor: Actor, id: string) {
 
 /** The latest webhook deliveries, for the admin page. */
 export const recentWebhookDeliveries = (db: Db, take = 20) =>
-  db.webhookDelivery.findMany({ orderBy: { createdAt: "desc" }, take, select: { id: true, url: true, event: true, status: true, attempts: true, lastStatus: true, lastError: true, createdAt: true, deliveredAt: true } });
+  db.webhookDelivery.findMany({
+    orderBy: { createdAt: "desc" },
+    take,
+    select: { id: true, url: true, event: true, status: true, attempts: true, lastStatus: true, lastError: true, createdAt: true, deliveredAt: true },
+  });

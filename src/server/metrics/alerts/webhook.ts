@@ -93,10 +93,7 @@ export function signWebhook(secret: string, id: string, timestampS: number, body
 
 const range = (...texts: string[]): IpRange[] => texts.map((t) => parseRange(t)!);
 /** Never a webhook target: link-local (the 169.254.169.254 metadata service among them), unspecified, multicast, broadcast, AWS's IPv6 metadata. */
-const ALWAYS_REFUSED = blockListOf([
-  ...NAMED_RANGES.linklocal!,
-  ...range("0.0.0.0/8", "::", "224.0.0.0/4", "255.255.255.255", "ff00::/8", "fd00:ec2::254"),
-]);
+const ALWAYS_REFUSED = blockListOf([...NAMED_RANGES.linklocal!, ...range("0.0.0.0/8", "::", "224.0.0.0/4", "255.255.255.255", "ff00::/8", "fd00:ec2::254")]);
 /** Allowed only with WEBHOOK_ALLOW_PRIVATE: loopback, RFC 1918, unique-local IPv6 and carrier-grade NAT. */
 const PRIVATE = blockListOf([...NAMED_RANGES.loopback!, ...NAMED_RANGES.uniquelocal!, ...range("100.64.0.0/10")]);
 
@@ -144,7 +141,12 @@ function post(url: string, headers: Record<string, string>, body: string, timeou
   return new Promise<number>((resolve, reject) => {
     const req = client.request(
       u,
-      { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup: guardedLookup(allowPrivate), signal: AbortSignal.timeout(timeoutMs) },
+      {
+        method: "POST",
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+        lookup: guardedLookup(allowPrivate),
+        signal: AbortSignal.timeout(timeoutMs),
+      },
       (res) => {
         res.resume(); // the receiver's answer body is not read
         res.on("error", () => {});

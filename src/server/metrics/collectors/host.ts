@@ -19,7 +19,9 @@ import type { Collector, Reading } from "./types";
 
 /** The filesystems to watch: METRICS_WATCHED_PATHS, else "/" and the VM root. */
 export function watchedPaths(e: Env = env()): string[] {
-  const listed = e.METRICS_WATCHED_PATHS?.split(",").map((p) => p.trim()).filter(Boolean);
+  const listed = e.METRICS_WATCHED_PATHS?.split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   const paths = listed?.length ? listed : ["/", vmRoot(e)];
   return [...new Set(paths.map((p) => path.resolve(p)))];
 }

@@ -90,7 +90,10 @@ export function parseNetDev(text: string): Map<string, { rx: number; tx: number 
     const colon = line.indexOf(":");
     if (colon < 0) continue;
     const name = line.slice(0, colon).trim();
-    const f = line.slice(colon + 1).trim().split(/\s+/);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/);
     if (f.length < 9) continue;
     out.set(name, { rx: Number(f[0]), tx: Number(f[8]) });
   }

@@ -17,7 +17,9 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
   });
   return (
     <div className="space-y-4">
-      <Link href="/events" className="text-sm text-blue-700 hover:underline dark:text-blue-300">← All events</Link>
+      <Link href="/events" className="text-sm text-blue-700 hover:underline dark:text-blue-300">
+        ← All events
+      </Link>
       <div className="rounded-lg border border-gray-200 bg-white p-4 dark:border-gray-800 dark:bg-gray-900">
         <EventDetails event={event} />
       </div>

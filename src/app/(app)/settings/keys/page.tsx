@@ -18,8 +18,8 @@ export default async function SshKeysPage() {
           stopped VMs get them on their next start.
         </p>
         <p>
-          No key yet? Make one with <code className="rounded bg-gray-100 px-1 font-mono text-xs dark:bg-gray-800">ssh-keygen -t ed25519</code> and paste the contents
-          of the <code className="font-mono text-xs">.pub</code> file here. Never paste the private key.
+          No key yet? Make one with <code className="rounded bg-gray-100 px-1 font-mono text-xs dark:bg-gray-800">ssh-keygen -t ed25519</code> and paste the
+          contents of the <code className="font-mono text-xs">.pub</code> file here. Never paste the private key.
         </p>
       </div>
       <SshKeysPanel initial={keys} />

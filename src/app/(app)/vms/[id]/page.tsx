@@ -13,7 +13,13 @@ import { parseRange, RangePicker } from "~/components/metrics/range-picker";
 
 export const metadata: Metadata = { title: "VM" };
 
-export default async function VmPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function VmPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ id: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   const { id } = await params;
   await requireActor(`/vms/${id}`);
   const range = parseRange((await searchParams).range, "1h");
