@@ -113,13 +113,15 @@ test.describe.serial("browser terminal", () => {
     await page.getByTestId("terminal-paste").click();
     await page.keyboard.press("Enter");
     await expect(rows(page)).toContainText("pasted-9");
-    await rows(page)
+    const word = rows(page)
       .locator("div")
       .filter({ hasText: /^pasted-9\s*$/ })
       .last()
       .locator("span")
-      .first()
-      .dblclick();
+      .first();
+    // Mid-window, clear of the sticky page header.
+    await word.evaluate((el) => el.scrollIntoView({ block: "center" }));
+    await word.dblclick();
     await page.getByTestId("terminal-copy").click();
     await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe("pasted-9");
 
