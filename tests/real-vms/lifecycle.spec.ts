@@ -135,6 +135,8 @@ test.describe.serial("VMs on the real hypervisor, through the browser, for two t
     await expectState(pageB, "running");
     // One command, through the host's forwarded port: no key path, no host-only address.
     for (const page of [pageA, pageB]) {
+      // The page says when the VM has its own key and its owner's keys.
+      await expect(page.getByTestId("vm-keys-status")).toContainText("Own key: yes", { timeout: 2 * 60_000 });
       const shown = await sshShown(page);
       expect(shown).toMatch(/^ssh -p 22\d\d\d vagrant@\S+$/);
       expect(shown).not.toMatch(/insecure_private_key|-i |192\.168\.|10\.231\./);

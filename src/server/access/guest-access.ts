@@ -112,8 +112,15 @@ if ! grep -qxF "$mark" "$cfg"; then
     sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
     if [ -x "$sshd_bin" ] && ! "$sshd_bin" -t -f "$tmp"; then rm -f "$tmp"; echo "twarga: sshd refused the new sshd_config" >&2; exit 4; fi
   fi
+  # sshd in effect already refusing passwords (the local box's drop-in does):
+  # no reload, whose re-exec would reset a connection arriving at that moment.
+  already_off=0
+  if [ -z "$root" ] && [ -x "$sshd_bin" ]; then
+    effective="$("$sshd_bin" -T 2>/dev/null | grep -Ei '^(passwordauthentication|kbdinteractiveauthentication) ' || true)"
+    [ "$(printf '%s\n' "$effective" | grep -ci ' no$')" = 2 ] && already_off=1
+  fi
   mv -f "$tmp" "$cfg"
-  if [ -z "$root" ]; then
+  if [ -z "$root" ] && [ "$already_off" = 0 ]; then
     systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || service ssh reload 2>/dev/null || service sshd reload 2>/dev/null \\
       || { [ -f /run/sshd.pid ] && kill -HUP "$(cat /run/sshd.pid)"; } || echo "twarga: sshd was not reloaded; the change applies when it next starts" >&2
   fi
