@@ -166,6 +166,10 @@ function TerminalPanel({ vmId, onEnded }: { vmId: string; onEnded: () => void })
       term.loadAddon(fit);
       term.open(el);
       fit.fit();
+      // Bring the terminal the user just opened into view (on a phone it sits
+      // below the job log); xterm also only paints while it is on screen.
+      el.scrollIntoView({ block: "nearest" });
+      term.focus();
       const t = term;
       t.attachCustomKeyEventHandler((ev) => {
         if (ev.type !== "keydown") return true;
