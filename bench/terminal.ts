@@ -327,25 +327,12 @@ async function main() {
     const { createDatabaseClient } = await import("../src/server/db/client");
     const { ensureVmKey } = await import("../src/server/access/vm-key");
     const { percentile } = await import("../src/server/metrics/sampler");
+    const { terminalVmData } = await import("../tests/integration/access/terminal-guest");
     await migrate(dbUrl, { log: () => {} });
     const db = createDatabaseClient(dbUrl);
     const user = await db.user.create({ data: { email: "bench@example.com", role: "USER" } });
     const box = await db.box.create({ data: { name: "local/bench", displayName: "Bench", osFamily: "debian" } });
-    const vm = await db.vm.create({
-      data: {
-        name: "bench-vm",
-        activeName: "bench-vm",
-        ownerId: user.id,
-        boxId: box.id,
-        cpus: 1,
-        ramMb: 512,
-        diskGb: 10,
-        driver: "qemu",
-        state: "RUNNING",
-        ipAddress: "127.0.0.1",
-        sshUser: "vagrant",
-      },
-    });
+    const vm = await db.vm.create({ data: terminalVmData("bench-vm", user.id, box.id) });
     const keys = await ensureVmKey(vm.id);
 
     let target: { host: string; port: number; user: string };

@@ -124,10 +124,10 @@ if [ -n "$missing" ]; then
   log "installing: $missing"
   export DEBIAN_FRONTEND=noninteractive
   # shellcheck disable=SC2086 # a word list on purpose
-  if ! apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1; then
-    apt-get update -q >/dev/null
+  if ! apt-get -o DPkg::Lock::Timeout=120 install -y -q --no-install-recommends $missing >/dev/null 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=120 update -q >/dev/null
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing ||
+    apt-get -o DPkg::Lock::Timeout=120 install -y -q --no-install-recommends $missing ||
       fail "apt-get could not install: $missing" "check the apt sources and network, then run again"
   fi
 fi

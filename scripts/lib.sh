@@ -16,9 +16,9 @@ apt_install() {
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "missing packages: ${missing[*]} (install them with your package manager)"
   is_root || die "missing packages: ${missing[*]} — run as root, or: sudo apt-get install -y ${missing[*]}"
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  if [ "$apt_updated" = 0 ]; then apt-get -o DPkg::Lock::Timeout=120 update -qq; apt_updated=1; fi
   log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Node dependencies, installed when missing or when the lock file changed.

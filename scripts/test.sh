@@ -29,7 +29,7 @@ if [ "${TWARGA_SKIP_REAL_VMS:-0}" != "1" ]; then
 else
   # The host readiness check behind VM actions runs the real qemu and virsh
   # (virsh against libvirt's test driver) even with the stand-in vagrant.
-  apt_install qemu-system-x86 libvirt-clients
+  apt_install qemu-system-x86 libvirt-clients openssh-client e2fsprogs
 fi
 
 stage "lint"

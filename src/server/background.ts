@@ -30,8 +30,13 @@ const starters: Starter[] = [
     start: async () => (await import("./access/key-sync")).startKeySync((await import("./db")).db),
   },
   {
-    name: "metrics sampler (host and VM readings, rollups, alerts, retention)",
-    start: async () => (await import("./metrics/service")).startMetricsServices((await import("./db")).db),
+    name: "metrics sampler (host and VM readings, VM state from libvirt, rollups, alerts, retention)",
+    // The VM list and the reconciliation of what the sampler observes come from the vms area (metrics knows no VMs).
+    start: async () => {
+      const { db } = await import("./db");
+      const { createObservedVmSource } = await import("./vms/observed-state");
+      return (await import("./metrics/service")).startMetricsServices(db, createObservedVmSource(db));
+    },
   },
   // Terminals start on demand (src/server/access/terminal-sessions.ts); this only closes and records them on a graceful stop.
   {

@@ -179,6 +179,7 @@ export const envSchema = z
     // Monitoring
     SAMPLER_ENABLED: bool.default(true),
     SAMPLER_INTERVAL_MS: int(250, 3_600_000).default(5000),
+    VM_STATE_FROM_LIBVIRT: bool.default(true), // the sampler reconciles rows with the domains it sees (src/server/vms/observed-state.ts)
     METRICS_WATCHED_PATHS: z.string().optional(), // comma list; defaults to "/" and VM_ROOT
     METRICS_RAW_RETENTION_H: num(1, 24 * 365).default(24),
     METRICS_MINUTE_RETENTION_D: num(1, 3650).default(30),

@@ -266,6 +266,24 @@ test.describe.serial("VMs on the real hypervisor, through the browser, for two t
     expect(await sshWith(await sshShown(pageB), keyB.privateKey, "uptime")).toContain("load average");
   });
 
+  test("a poweroff inside the guest shows as stopped within 15 s, with an event; starting it from the page works", async () => {
+    await pageB.goto(`${app.url}/vms/${vmB}`);
+    const shownB = await sshShown(pageB);
+    // The connection drops as the guest powers off: that is the point.
+    await sshWith(shownB, keyB.privateKey, "sudo systemctl poweroff", 30_000).catch(() => {});
+    for (let i = 0; i < 120 && (await domainState(vmB)) !== "shut off"; i++) await sleep(500);
+    const off = Date.now();
+    log(`libvirt says ${vmB} is shut off`);
+    await expect(pageB.getByTestId("vm-state")).toHaveText("stopped", { timeout: 15_000 });
+    log(`the page said stopped ${Math.round((Date.now() - off) / 1000)} s after the domain went off`);
+    await pageB.goto(`${app.url}/events?vm=${vmB}`);
+    await expect(pageB.getByText(/stopped outside Twarga Cloud/).first()).toBeVisible({ timeout: 15_000 });
+    await pageB.goto(`${app.url}/vms/${vmB}`);
+    await act(pageB, "start", "running");
+    await expect(pageB.getByTestId("vm-keys-status")).toContainText("Own key: yes", { timeout: 2 * 60_000 });
+    expect(await sshWith(await sshShown(pageB), keyB.privateKey, "uptime")).toContain("load average");
+  });
+
   test("destroying both on the page leaves no domain, volume, folder or owner network", async () => {
     const owned = [await guestNetwork(vmA), await guestNetwork(vmB)];
     await destroy(pageA, "real-a");

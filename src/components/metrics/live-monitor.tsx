@@ -23,40 +23,24 @@ export function HostTiles({ state }: { state: CurrentState }) {
   const v = host.values;
   const gap = intervalMs * 2.5;
   const trend = (m: MetricName, max?: number) => ({ t: host.trend.t, values: host.trend.values[m] ?? [], maxGapMs: gap, max });
+  /** The percentage tiles: each shows its value, its trend on a 0-100 scale and its open host alert. */
+  const pct = (m: MetricName) => ({ value: formatMetric(m, v[m]), trend: trend(m, 100), alert: alertFor(alerts, "host", m) });
+  const percentTiles: Array<[testId: string, label: string, metric: MetricName, detail: string]> = [
+    ["tile-cpu", "CPU", "cpuPct", `iowait ${formatMetric("cpuIowaitPct", v.cpuIowaitPct)} · steal ${formatMetric("cpuStealPct", v.cpuStealPct)}`],
+    ["tile-memory", "Memory", "memPct", `${formatMetric("memUsedBytes", v.memUsedBytes)} of ${formatMetric("memTotalBytes", v.memTotalBytes)}`],
+    ["tile-disk", "Disk (fullest)", "fsPct", `${formatMetric("fsUsedBytes", v.fsUsedBytes)} of ${formatMetric("fsSizeBytes", v.fsSizeBytes)}`],
+    [
+      "tile-swap",
+      "Swap",
+      "swapPct",
+      v.swapTotalBytes ? `${formatMetric("swapUsedBytes", v.swapUsedBytes)} of ${formatMetric("swapTotalBytes", v.swapTotalBytes)}` : "no swap",
+    ],
+  ];
   return (
     <div className="grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-4" data-testid="host-tiles">
-      <MetricTile
-        testId="tile-cpu"
-        label="CPU"
-        value={formatMetric("cpuPct", v.cpuPct)}
-        detail={`iowait ${formatMetric("cpuIowaitPct", v.cpuIowaitPct)} · steal ${formatMetric("cpuStealPct", v.cpuStealPct)}`}
-        trend={trend("cpuPct", 100)}
-        alert={alertFor(alerts, "host", "cpuPct")}
-      />
-      <MetricTile
-        testId="tile-memory"
-        label="Memory"
-        value={formatMetric("memPct", v.memPct)}
-        detail={`${formatMetric("memUsedBytes", v.memUsedBytes)} of ${formatMetric("memTotalBytes", v.memTotalBytes)}`}
-        trend={trend("memPct", 100)}
-        alert={alertFor(alerts, "host", "memPct")}
-      />
-      <MetricTile
-        testId="tile-disk"
-        label="Disk (fullest)"
-        value={formatMetric("fsPct", v.fsPct)}
-        detail={`${formatMetric("fsUsedBytes", v.fsUsedBytes)} of ${formatMetric("fsSizeBytes", v.fsSizeBytes)}`}
-        trend={trend("fsPct", 100)}
-        alert={alertFor(alerts, "host", "fsPct")}
-      />
-      <MetricTile
-        testId="tile-swap"
-        label="Swap"
-        value={formatMetric("swapPct", v.swapPct)}
-        detail={v.swapTotalBytes ? `${formatMetric("swapUsedBytes", v.swapUsedBytes)} of ${formatMetric("swapTotalBytes", v.swapTotalBytes)}` : "no swap"}
-        trend={trend("swapPct", 100)}
-        alert={alertFor(alerts, "host", "swapPct")}
-      />
+      {percentTiles.map(([testId, label, m, detail]) => (
+        <MetricTile key={testId} testId={testId} label={label} {...pct(m)} detail={detail} />
+      ))}
       <MetricTile
         testId="tile-load"
         label="Load (1 / 5 / 15)"

@@ -13,9 +13,10 @@ import { VmActions } from "./vm-actions";
 
 type Vm = inferRouterOutputs<AppRouter>["vms"]["get"];
 
-function CopyButton({ text }: { text: string }) {
+/** A line of code to paste elsewhere, with a button that copies it. */
+function CopyableCode({ text, testId }: { text: string; testId: string }) {
   const [copied, setCopied] = useState(false);
-  return (
+  const button = (
     <button
       type="button"
       className="shrink-0 rounded border border-gray-300 px-2 py-1 text-xs hover:bg-gray-100 dark:border-gray-700 dark:hover:bg-gray-800"
@@ -28,6 +29,14 @@ function CopyButton({ text }: { text: string }) {
     >
       {copied ? "Copied" : "Copy"}
     </button>
+  );
+  return (
+    <div className="flex items-start gap-2">
+      <code className="min-w-0 flex-1 break-all font-mono text-xs" data-testid={testId}>
+        {text}
+      </code>
+      {button}
+    </div>
   );
 }
 
@@ -47,12 +56,7 @@ function SshAccess({ vm }: { vm: Vm }) {
     <section className="space-y-2 rounded-lg border border-gray-200 bg-white p-3 text-sm dark:border-gray-800 dark:bg-gray-900" data-testid="vm-ssh">
       <h2 className="text-xs uppercase text-gray-500 dark:text-gray-400">SSH from your computer</h2>
       {vm.sshCommand ? (
-        <div className="flex items-start gap-2">
-          <code className="min-w-0 flex-1 break-all font-mono text-xs" data-testid="ssh-command">
-            {vm.sshCommand}
-          </code>
-          <CopyButton text={vm.sshCommand} />
-        </div>
+        <CopyableCode text={vm.sshCommand} testId="ssh-command" />
       ) : (
         <p className="text-gray-600 dark:text-gray-400">The command appears here while the VM runs.</p>
       )}

@@ -166,59 +166,32 @@ export async function streamTerminal(
   });
 }
 
-/** POST /api/terminal/:id/input {seq, data} → 204. The data is typed into the shell and kept nowhere. */
-export async function terminalInput(
-  req: Request,
-  actor: Actor | null,
-  db: Db,
-  id: string,
-  sessions: TerminalSessions = terminalSessions(db),
-): Promise<Response> {
-  const refused = refusal(req, actor);
-  if (refused || !actor) return refused!;
-  try {
-    const { seq, data } = await readJson(req, inputBody);
-    await sessions.write(actor, id, seq, data);
-    return noContent();
-  } catch (err) {
-    return fail(err);
-  }
+/** A POST on one terminal, as the route handlers in src/app/api/terminal/[id]/ call it. */
+type SessionRoute = (req: Request, actor: Actor | null, db: Db, id: string, sessions?: TerminalSessions) => Promise<Response>;
+
+/**
+ * The flow every POST on one terminal shares: refuse who may not call, read
+ * the JSON body against `schema`, act on the session, answer 204 (or the
+ * DomainError's status).
+ */
+function sessionRoute<T>(schema: z.ZodType<T>, act: (sessions: TerminalSessions, actor: Actor, id: string, body: T) => Promise<void>): SessionRoute {
+  return async (req, actor, db, id, sessions = terminalSessions(db)) => {
+    const refused = refusal(req, actor);
+    if (refused || !actor) return refused!;
+    try {
+      await act(sessions, actor, id, await readJson(req, schema));
+      return noContent();
+    } catch (err) {
+      return fail(err);
+    }
+  };
 }
+
+/** POST /api/terminal/:id/input {seq, data} → 204. The data is typed into the shell and kept nowhere. */
+export const terminalInput = sessionRoute(inputBody, (sessions, actor, id, { seq, data }) => sessions.write(actor, id, seq, data));
 
 /** POST /api/terminal/:id/resize {cols, rows} → 204. */
-export async function terminalResize(
-  req: Request,
-  actor: Actor | null,
-  db: Db,
-  id: string,
-  sessions: TerminalSessions = terminalSessions(db),
-): Promise<Response> {
-  const refused = refusal(req, actor);
-  if (refused || !actor) return refused!;
-  try {
-    const { cols, rows } = await readJson(req, resizeBody);
-    await sessions.resize(actor, id, cols, rows);
-    return noContent();
-  } catch (err) {
-    return fail(err);
-  }
-}
+export const terminalResize = sessionRoute(resizeBody, (sessions, actor, id, { cols, rows }) => sessions.resize(actor, id, cols, rows));
 
 /** POST /api/terminal/:id/close {} → 204. */
-export async function closeTerminal(
-  req: Request,
-  actor: Actor | null,
-  db: Db,
-  id: string,
-  sessions: TerminalSessions = terminalSessions(db),
-): Promise<Response> {
-  const refused = refusal(req, actor);
-  if (refused || !actor) return refused!;
-  try {
-    await readJson(req, z.object({}));
-    await sessions.close(actor, id);
-    return noContent();
-  } catch (err) {
-    return fail(err);
-  }
-}
+export const closeTerminal = sessionRoute(z.object({}), (sessions, actor, id) => sessions.close(actor, id));

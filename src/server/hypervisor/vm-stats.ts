@@ -18,6 +18,26 @@ export interface VmRef {
   folder: string;
   /** The libvirt domain name; defaults to `<folder name>_default`. */
   domainName?: string;
+  /** Only its domain's state is wanted (a VM the database says is down): no stats, no "unavailable" result. */
+  stateOnly?: boolean;
+}
+
+/**
+ * What libvirt said about one VM's domain at a tick: its state and state
+ * reason (virDomainState / virDomain*Reason), or that no such domain exists.
+ */
+export type DomainObservation =
+  | { vmId: string; domain: string; present: true; state: number | null; reason: number | null }
+  | { vmId: string; domain: string; present: false };
+
+/** One tick's look at libvirt: `libvirtUp` false means virsh itself failed, so nothing is known about any domain. */
+export interface TickObservation {
+  atMs: number;
+  libvirtUp: boolean;
+  /** One per listed VM when libvirt answered; empty otherwise. */
+  domains: DomainObservation[];
+  /** Stats of the listed VMs that are not stateOnly. */
+  results: VmStatsResult[];
 }
 
 /** Named as the metrics catalog names them (src/server/metrics/catalog.ts). */
@@ -50,6 +70,12 @@ export function defaultDomainName(folder: string): string {
 const STATE_NAMES: Record<number, string> = { 0: "in no state", 2: "blocked", 3: "paused", 4: "shutting down", 5: "shut off", 6: "crashed", 7: "suspended" };
 const UUID_RETRY_MS = 60_000;
 
+function domainReason(domain: DomainStats): number | null {
+  const raw = domain.fields.get("state.reason");
+  const value = raw === undefined || raw === "" ? NaN : Number(raw);
+  return Number.isFinite(value) ? value : null;
+}
+
 export class VmStatsReader {
   private readonly rates = new CounterRates();
   private readonly uuidNames = new Map<string, string>();
@@ -62,7 +88,15 @@ export class VmStatsReader {
 
   /** One reading per VM; `atMs` is when the tick happened (defaults to now). */
   async read(vms: readonly VmRef[], atMs: number = this.now()): Promise<VmStatsResult[]> {
-    if (vms.length === 0) return [];
+    return (await this.observe(vms, atMs)).results;
+  }
+
+  /**
+   * The same single `virsh domstats --raw` call (it lists inactive domains
+   * too), also returning each listed VM's domain state, for reconciliation.
+   */
+  async observe(vms: readonly VmRef[], atMs: number = this.now()): Promise<TickObservation> {
+    if (vms.length === 0) return { atMs, libvirtUp: true, domains: [], results: [] };
     let domains: Map<string, DomainStats>;
     try {
       const out = await this.virsh(["domstats", "--raw"]);
@@ -70,14 +104,18 @@ export class VmStatsReader {
     } catch (error) {
       // Counters keep running inside QEMU while libvirtd is away, so baselines stay.
       const reason = `libvirt unreachable: ${commandFailure(error)}`;
-      return vms.map((vm) => ({ vmId: vm.id, status: "unavailable", reason }));
+      const results = vms.filter((vm) => !vm.stateOnly).map((vm): VmStatsResult => ({ vmId: vm.id, status: "unavailable", reason }));
+      return { atMs, libvirtUp: false, domains: [], results };
     }
 
     const results: VmStatsResult[] = [];
+    const observed: DomainObservation[] = [];
     const seen: string[] = [];
     for (const vm of vms) {
       const name = await this.domainNameOf(vm);
       const domain = domains.get(name);
+      observed.push(domain ? { vmId: vm.id, domain: name, present: true, state: domain.state, reason: domainReason(domain) } : { vmId: vm.id, domain: name, present: false });
+      if (vm.stateOnly) continue;
       if (!domain) {
         results.push({ vmId: vm.id, status: "unavailable", reason: `no libvirt domain ${name}` });
         continue;
@@ -124,7 +162,7 @@ export class VmStatsReader {
       });
     }
     this.rates.retainOnly(seen);
-    return results;
+    return { atMs, libvirtUp: true, domains: observed, results };
   }
 
   /**

@@ -13,6 +13,13 @@ import { UP_STATES } from "./transitions";
 
 const MINUTE = 60_000;
 
+/** The minutes a charge covers, in UTC, so a user can check them: "14:02:10–14:05:10 UTC on 2026-11-30". */
+function spanText(from: Date, minutes: number): string {
+  const hms = (d: Date) => d.toISOString().slice(11, 19);
+  const to = new Date(from.getTime() + minutes * MINUTE);
+  return `${hms(from)}–${hms(to)} UTC on ${from.toISOString().slice(0, 10)}`;
+}
+
 /** Charges a VM's uncharged time up to `until`. Returns the credits charged. */
 export async function chargeVm(db: Db, vmId: string, until: Date, opts: { final: boolean }, e: Env = env()): Promise<number> {
   const vm = await db.vm.findUnique({
@@ -36,7 +43,7 @@ export async function chargeVm(db: Db, vmId: string, until: Date, opts: { final:
         userId: vm.ownerId,
         kind: "CHARGE",
         amount: -cost,
-        reason: `${vm.name}: ${minutes} min running`,
+        reason: `${vm.name}: ${minutes} min running, ${spanText(from, minutes)}`,
         vmId: vm.id,
         idempotencyKey: `meter:${vm.id}:${from.toISOString()}`,
       });

@@ -1,12 +1,11 @@
 // Reads for pages, the API and other areas. Every read for a person goes
-// through canViewVm; the metrics sampler's list is host-side and has no actor.
+// through canViewVm. (The sampler's host-side list is in observed-state.ts.)
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
 import { notFound } from "../errors";
 import { canListAllVms, canViewVm, type Actor } from "../permissions";
 import { currentBalance } from "./ledger";
 import { loadVisibleVm } from "./lifecycle";
-import { libvirtDomainName, vmFolder } from "../folders";
 import { publicSshHost, sshForwardingEnabled } from "../access/ssh-ports";
 import { hourlyCost } from "./pricing";
 import { MAX_OUTPUT_CHARS } from "./runner";
@@ -151,25 +150,4 @@ export async function myAccount(db: Db, actor: Actor, e: Env = env()) {
     lowBalanceThreshold: e.CREDITS_LOW_WARNING,
     prices: { cpuHour: e.PRICE_CPU_HOUR, ramGbHour: e.PRICE_RAM_GB_HOUR, diskGbHour: e.PRICE_DISK_GB_HOUR },
   };
-}
-
-export interface RunningVmForMetrics {
-  id: string;
-  name: string;
-  ownerId: string;
-  state: string;
-  /** The VM's Vagrant project folder (<VM_ROOT>/<id>). */
-  folder: string;
-  /** The libvirt domain vagrant-libvirt created: `<folder name>_default`. */
-  domainName: string;
-}
-
-/** For the metrics sampler: every VM that is up, with its folder and libvirt domain name. */
-export async function listRunningVmsForMetrics(db: Db, e: Env = env()): Promise<RunningVmForMetrics[]> {
-  const vms = await db.vm.findMany({
-    where: { state: { in: [...UP_STATES] } },
-    select: { id: true, name: true, ownerId: true, state: true },
-    orderBy: { createdAt: "asc" },
-  });
-  return vms.map((vm) => ({ ...vm, folder: vmFolder(vm.id, e), domainName: libvirtDomainName(vm.id) }));
 }

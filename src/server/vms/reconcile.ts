@@ -75,6 +75,8 @@ export interface SettleInput {
   errorOutput?: string | null;
   /** The VM just (re)booted: uptime counts from now. */
   booted?: boolean;
+  /** Going down: the final charge ends here (the last time it was seen running) instead of now. */
+  chargeUntil?: Date;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function settleVm(db: Db, vmId: string, input: SettleInput, e: Env 
   const now = new Date();
   const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId }, select: { id: true, ownerId: true, meteredUntil: true } });
   const up = UP_STATES.includes(input.state);
-  if (!up && vm.meteredUntil) await chargeVm(db, vm.id, now, { final: true }, e);
+  if (!up && vm.meteredUntil) await chargeVm(db, vm.id, input.chargeUntil && input.chargeUntil < now ? input.chargeUntil : now, { final: true }, e);
   let ssh: { ipAddress: string | null; sshUser: string | null; sshPort: number | null } = { ipAddress: null, sshUser: null, sshPort: null };
   if (input.state === "RUNNING") {
     const result = await runVagrant({ args: ["ssh-config"], cwd: vmFolder(vm.id, e), timeoutMs: STATUS_TIMEOUT_MS }, e);

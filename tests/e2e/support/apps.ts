@@ -50,6 +50,8 @@ export const localApp = e2eApp("local", 3100, {
   // libvirt's built-in test driver: the real virsh answers without a daemon, so
   // the host readiness check that gates VM actions passes.
   LIBVIRT_URI: "test:///default",
+  // The stand-in's VMs have no domains there: reconciling with libvirt would call them missing.
+  VM_STATE_FROM_LIBVIRT: "false",
   LOCAL_IDP: "on",
   LOCAL_IDP_PORT: "3101",
   AUTH_ALLOWED_DOMAINS: "example.com,example.org",

@@ -1,56 +1,37 @@
 // Guest access after every boot, through the job runner, the stand-in vagrant
 // and its stand-in guest (an SSH server that authenticates against the guest's
 // real authorized_keys file and runs the app's commands with /bin/sh).
-import { controlFakeVagrant, makeUser, noRequest, testDbProvider, tinyBox } from "../vms/harness";
+import { controlFakeVagrant, noRequest } from "../vms/harness";
+import { guestRunnerWorld } from "./guest-runner";
 import { addUserKey, guestAuthorizedKeys, guestDir, guestExecs, guestTarget, modeOf, sshRun, userKeyPair } from "./guest-world";
 import { execa } from "execa";
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDb, type TestDb } from "../../support/db";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { insecureKeyPath, vmKeyPaths } from "~/server/access/vm-key";
 import { vmFolder } from "~/server/folders";
 import type { Actor } from "~/server/permissions";
-import { createVm, requestVmOperation } from "~/server/vms/lifecycle";
-import { VmJobRunner } from "~/server/vms/runner";
+import { requestVmOperation } from "~/server/vms/lifecycle";
 
-let t: TestDb;
-let runner: VmJobRunner;
+const world = guestRunnerWorld("acc");
 let alice: Actor;
-let boxId: string;
-let n = 0;
-const spec = () => ({ name: `acc-${++n}`, boxId, cpus: 1, ramMb: 512, diskGb: 10 });
-const vmOf = (id: string) => t.db.vm.findUniqueOrThrow({ where: { id } });
-const lastJob = (vmId: string) => t.db.vmJob.findFirstOrThrow({ where: { vmId }, orderBy: { createdAt: "desc" } });
-const eventsOf = (vmId: string) => t.db.event.findMany({ where: { targetVmId: vmId }, orderBy: { createdAt: "asc" } });
+const vmOf = (id: string) => world.db.vm.findUniqueOrThrow({ where: { id } });
+const lastJob = (vmId: string) => world.db.vmJob.findFirstOrThrow({ where: { vmId }, orderBy: { createdAt: "desc" } });
+const eventsOf = (vmId: string) => world.db.event.findMany({ where: { targetVmId: vmId }, orderBy: { createdAt: "asc" } });
 const vagrantfileOf = (vmId: string) => readFileSync(path.join(vmFolder(vmId), "Vagrantfile"), "utf8");
+const launched = (actor: Actor) => world.launch(actor);
 
-async function launched(actor: Actor) {
-  const { vm } = await createVm(t.db, actor, spec(), noRequest);
-  await runner.idle();
-  return vmOf(vm.id);
-}
-
-beforeAll(async () => {
-  t = await createTestDb({ provider: testDbProvider });
-  boxId = (await tinyBox(t.db)).id;
-  runner = new VmJobRunner(t.db, { pollMs: 50 }).start();
-});
-afterAll(async () => {
-  await runner.stop();
-  await t.close();
-});
 beforeEach(async () => {
   controlFakeVagrant({});
-  alice = await makeUser(t.db, `alice${++n}@example.com`);
+  alice = await world.user("alice");
 });
 afterEach(() => controlFakeVagrant({}));
 
 describe("a new VM", () => {
   it("gets its own key and its owner's keys, and nothing else opens it", async () => {
-    const laptop = await addUserKey(t.db, alice.id, "laptop");
-    const phone = await addUserKey(t.db, alice.id, 'phone: "termius"\nsecond line', userKeyPair("ecdsa"));
+    const laptop = await addUserKey(world.db, alice.id, "laptop");
+    const phone = await addUserKey(world.db, alice.id, 'phone: "termius"\nsecond line', userKeyPair("ecdsa"));
     const vm = await launched(alice);
     expect(vm.state).toBe("RUNNING");
     expect((await lastJob(vm.id)).state).toBe("SUCCEEDED");
@@ -70,7 +51,7 @@ describe("a new VM", () => {
     expect(modeOf(guestAuthorizedKeys(vm.id))).toBe(0o600);
     expect(modeOf(path.dirname(guestAuthorizedKeys(vm.id)))).toBe(0o700);
 
-    const target = await guestTarget(t.db, vm.id);
+    const target = await guestTarget(world.db, vm.id);
     expect(await sshRun(target, { privateKey: laptop.privateKey }, "echo $((6*7))")).toEqual({ code: 0, stdout: "42\n" });
     expect((await sshRun(target, { privateKey: phone.privateKey }, "whoami")).code).toBe(0);
     expect((await sshRun(target, { privateKey: vmKeyPaths(vm.id).privateKey }, "true")).code).toBe(0);
@@ -97,10 +78,10 @@ describe("a new VM", () => {
     // First in the file, before the Include of sshd_config.d: sshd keeps the first value it reads.
     const head = "# Twarga Cloud: SSH logins with keys only (no passwords)\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\n";
     expect(config.startsWith(`${head}Include /etc/ssh/sshd_config.d/*.conf`)).toBe(true);
-    await expect(sshRun(await guestTarget(t.db, vm.id), { password: "vagrant" }, "true")).rejects.toThrow(/authentication methods failed/);
+    await expect(sshRun(await guestTarget(world.db, vm.id), { password: "vagrant" }, "true")).rejects.toThrow(/authentication methods failed/);
     // Written once: a restart finds the line and leaves the file alone.
-    await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "restart", {}, noRequest);
+    await world.runner.idle();
     expect(readFileSync(path.join(guestDir(vm.id), "root/etc/ssh/sshd_config"), "utf8")).toBe(config);
   });
 
@@ -109,8 +90,8 @@ describe("a new VM", () => {
     const own = vmKeyPaths(vm.id).privateKey;
     // The first boot offered both; the file was written before the guest was moved.
     expect(vagrantfileOf(vm.id)).toContain(`config.ssh.private_key_path = ['${own}', '${insecureKeyPath()}']`);
-    await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "restart", {}, noRequest);
+    await world.runner.idle();
     expect((await lastJob(vm.id)).state).toBe("SUCCEEDED");
     expect(vagrantfileOf(vm.id)).toContain(`config.ssh.private_key_path = ['${own}']\n`);
     // The VM's key is root's only.
@@ -122,15 +103,15 @@ describe("a new VM", () => {
 describe("a VM from before per-VM keys", () => {
   it("is moved to its own key on its next start, with an event, and stays on the shared network", async () => {
     const vm = await launched(alice);
-    await requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "stop", {}, noRequest);
+    await world.runner.idle();
     // As such a VM is: the box's insecure key in the guest, never synced, on vagrant-libvirt's shared network.
     const insecurePub = readFileSync(`${insecureKeyPath()}.pub`, "utf8").trim();
     writeFileSync(guestAuthorizedKeys(vm.id), `${insecurePub} vagrant insecure public key\n`, { mode: 0o600 });
-    await t.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null, networkName: null } });
+    await world.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null, networkName: null } });
 
-    await requestVmOperation(t.db, alice, vm.id, "start", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "start", {}, noRequest);
+    await world.runner.idle();
     const after = await vmOf(vm.id);
     expect(after.state).toBe("RUNNING");
     expect((await lastJob(vm.id)).state).toBe("SUCCEEDED");
@@ -141,11 +122,11 @@ describe("a VM from before per-VM keys", () => {
     expect(moved).toHaveLength(1);
     expect(moved[0]).toMatchObject({ severity: "INFO", actorId: alice.id, targetUserId: alice.id });
     expect(moved[0]!.message).toBe(`${vm.name} was moved to its own SSH key: Vagrant's shared insecure key no longer opens it.`);
-    await expect(sshRun(await guestTarget(t.db, vm.id), { privateKey: insecureKeyPath() }, "true")).rejects.toThrow(/authentication methods failed/);
+    await expect(sshRun(await guestTarget(world.db, vm.id), { privateKey: insecureKeyPath() }, "true")).rejects.toThrow(/authentication methods failed/);
 
     // Later starts are not moves.
-    await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "restart", {}, noRequest);
+    await world.runner.idle();
     expect((await eventsOf(vm.id)).filter((e) => e.action.startsWith("vm.keys."))).toHaveLength(1);
   });
 });
@@ -153,13 +134,13 @@ describe("a VM from before per-VM keys", () => {
 describe("a boot the app did not see end", () => {
   it("is set up when the app starts again", async () => {
     const vm = await launched(alice);
-    await requestVmOperation(t.db, alice, vm.id, "stop", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "stop", {}, noRequest);
+    await world.runner.idle();
     const insecurePub = readFileSync(`${insecureKeyPath()}.pub`, "utf8").trim();
     writeFileSync(guestAuthorizedKeys(vm.id), `${insecurePub} vagrant insecure public key\n`, { mode: 0o600 });
-    await t.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null, state: "STARTING" } });
+    await world.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null, state: "STARTING" } });
     // The app claimed a start, ran vagrant... and died; vagrant finished the boot on its own.
-    await t.db.vmJob.create({
+    await world.db.vmJob.create({
       data: { vmId: vm.id, kind: "START", state: "RUNNING", startedAt: new Date(), requestedById: alice.id, requestedByEmail: alice.email },
     });
     await execa(process.env.VAGRANT_BIN!, ["up", "--provider=libvirt", "--machine-readable"], {
@@ -170,11 +151,11 @@ describe("a boot the app did not see end", () => {
     expect(await sshRun(booted, { privateKey: insecureKeyPath() }, "true")).toMatchObject({ code: 0 });
 
     const { recoverInterruptedJobs } = await import("~/server/vms/reconcile");
-    expect(await recoverInterruptedJobs(t.db)).toBe(1);
+    expect(await recoverInterruptedJobs(world.db)).toBe(1);
     expect((await vmOf(vm.id)).state).toBe("RUNNING");
     expect((await vmOf(vm.id)).keysSyncedAt).not.toBeNull();
     expect((await eventsOf(vm.id)).map((e) => e.action)).toContain("vm.keys.moved");
-    await expect(sshRun(await guestTarget(t.db, vm.id), { privateKey: insecureKeyPath() }, "true")).rejects.toThrow(/authentication methods failed/);
+    await expect(sshRun(await guestTarget(world.db, vm.id), { privateKey: insecureKeyPath() }, "true")).rejects.toThrow(/authentication methods failed/);
   });
 });
 
@@ -185,8 +166,8 @@ describe("when the guest cannot be set up", () => {
     // A guest without an sshd_config: password login cannot be turned off.
     const config = path.join(guestDir(vm.id), "root/etc/ssh/sshd_config");
     renameSync(config, `${config}.away`);
-    await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "restart", {}, noRequest);
+    await world.runner.idle();
     const job = await lastJob(vm.id);
     expect(job.state).toBe("FAILED");
     expect(job.message).toMatch(
@@ -200,19 +181,19 @@ describe("when the guest cannot be set up", () => {
     expect(ev.message).toContain("SSH access could not be set up");
 
     renameSync(`${config}.away`, config);
-    await requestVmOperation(t.db, alice, vm.id, "restart", {}, noRequest);
-    await runner.idle();
+    await requestVmOperation(world.db, alice, vm.id, "restart", {}, noRequest);
+    await world.runner.idle();
     expect((await lastJob(vm.id)).state).toBe("SUCCEEDED");
     expect((await vmOf(vm.id)).keysSyncedAt!.getTime()).toBeGreaterThan(synced!.getTime());
   });
 
   it("reports a guest whose SSH port does not answer", async () => {
     const vm = await launched(alice);
-    await t.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null } });
+    await world.db.vm.update({ where: { id: vm.id }, data: { keysSyncedAt: null } });
     const { installGuestAccess } = await import("~/server/access/guest-access");
     // A port nobody listens on (the guest's own, just after it stopped listening).
     await execa(process.env.VAGRANT_BIN!, ["halt", "--force"], { cwd: vmFolder(vm.id), env: { VAGRANT_HOME: process.env.VAGRANT_HOME! } });
-    await expect(installGuestAccess(t.db, vm.id, {}, undefined)).rejects.toThrow(
+    await expect(installGuestAccess(world.db, vm.id, {}, undefined)).rejects.toThrow(
       /^could not log in to the guest at 127\.\d+\.\d+\.\d+:\d+ with the VM's own key or Vagrant's key \(.*ECONNREFUSED/,
     );
     expect((await vmOf(vm.id)).keysSyncedAt).toBeNull();

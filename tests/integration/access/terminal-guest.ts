@@ -32,6 +32,33 @@ export interface StandInGuest {
   close(): Promise<void>;
 }
 
+/**
+ * The data of a Vm row the terminal can be opened on: a running VM of the
+ * owner, at 127.0.0.1, logged into as vagrant, unless `extra` says otherwise
+ * (the port is the stand-in's, which the caller knows). For db.vm.create().
+ */
+export function terminalVmData(
+  name: string,
+  ownerId: string,
+  boxId: string,
+  extra: { state?: "RUNNING" | "STOPPED"; ipAddress?: string | null; sshPort?: number; sshUser?: string | null } = {},
+) {
+  return {
+    name,
+    activeName: name,
+    ownerId,
+    boxId,
+    cpus: 1,
+    ramMb: 512,
+    diskGb: 10,
+    driver: "qemu",
+    state: "RUNNING" as const,
+    ipAddress: "127.0.0.1",
+    sshUser: "vagrant",
+    ...extra,
+  };
+}
+
 function parsePublicKey(line: string): ParsedKey {
   const parsed = utils.parseKey(line);
   if (parsed instanceof Error) throw parsed;

@@ -2,19 +2,12 @@
 // them, with the signed-in user swapped per request: the SSE stream and its
 // headers, input and resize, Last-Event-ID after a dropped stream, and that a
 // session id alone gets nobody anywhere.
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { signedIn } from "../../support/signed-in";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Actor } from "~/server/permissions";
 import { ensureVmKey } from "~/server/access/vm-key";
 import { createTestDb, type TestDb } from "../../support/db";
-import { GUEST_PROMPT, startStandInGuest, type StandInGuest } from "./terminal-guest";
-
-const signedIn = vi.hoisted(() => ({ actor: null as Actor | null, db: null as unknown }));
-vi.mock("~/server/auth/actor", () => ({ getActor: async () => signedIn.actor }));
-vi.mock("~/server/db", () => ({
-  get db() {
-    return signedIn.db;
-  },
-}));
+import { GUEST_PROMPT, startStandInGuest, terminalVmData, type StandInGuest } from "./terminal-guest";
 
 let t: TestDb;
 let guest: StandInGuest;
@@ -29,21 +22,7 @@ beforeAll(async () => {
   alice = { id: a.id, email: a.email, role: "USER" };
   bob = { id: b.id, email: b.email, role: "USER" };
   const box = await t.db.box.create({ data: { name: "local/debian12", displayName: "Debian 12", osFamily: "debian" } });
-  const vm = await t.db.vm.create({
-    data: {
-      name: "web-1",
-      activeName: "web-1",
-      ownerId: a.id,
-      boxId: box.id,
-      cpus: 1,
-      ramMb: 512,
-      diskGb: 10,
-      driver: "qemu",
-      state: "RUNNING",
-      ipAddress: "127.0.0.1",
-      sshUser: "vagrant",
-    },
-  });
+  const vm = await t.db.vm.create({ data: terminalVmData("web-1", a.id, box.id) });
   vmId = vm.id;
   const { publicKey } = await ensureVmKey(vm.id);
   const { readFileSync } = await import("node:fs");

@@ -11,7 +11,7 @@ import type { Actor } from "~/server/permissions";
 import { ensureVmKey, insecureKeyPath, vmPublicKey } from "~/server/access/vm-key";
 import { TerminalSessions, terminalOptionsFromEnv, type OutputChunk, type TerminalOptions } from "~/server/access/terminal-sessions";
 import { createTestDb, type TestDb } from "../../support/db";
-import { GUEST_PROMPT, startStandInGuest, type StandInGuest } from "./terminal-guest";
+import { GUEST_PROMPT, startStandInGuest, terminalVmData, type StandInGuest } from "./terminal-guest";
 
 let t: TestDb;
 let guest: StandInGuest;
@@ -21,20 +21,11 @@ const managers: TerminalSessions[] = [];
 
 async function makeVm(ownerId: string, name: string, extra: { state?: "RUNNING" | "STOPPED"; ipAddress?: string | null; port?: number } = {}) {
   const vm = await t.db.vm.create({
-    data: {
-      name,
-      activeName: name,
-      ownerId,
-      boxId,
-      cpus: 1,
-      ramMb: 512,
-      diskGb: 10,
-      driver: "qemu",
+    data: terminalVmData(name, ownerId, boxId, {
       state: extra.state ?? "RUNNING",
       ipAddress: extra.ipAddress === undefined ? "127.0.0.1" : extra.ipAddress,
       sshPort: extra.port ?? guest?.port,
-      sshUser: "vagrant",
-    },
+    }),
   });
   await ensureVmKey(vm.id);
   return vm;
@@ -197,21 +188,7 @@ describe("opening a terminal", () => {
   });
 
   it("refuses a VM without a key of its own", async () => {
-    const vm = await t.db.vm.create({
-      data: {
-        name: "web-nokey",
-        activeName: "web-nokey",
-        ownerId: alice.id,
-        boxId,
-        cpus: 1,
-        ramMb: 512,
-        diskGb: 10,
-        driver: "qemu",
-        state: "RUNNING",
-        ipAddress: "127.0.0.1",
-        sshPort: guest.port,
-      },
-    });
+    const vm = await t.db.vm.create({ data: terminalVmData("web-nokey", alice.id, boxId, { sshPort: guest.port, sshUser: null }) });
     const err = await refusal(manager().open(alice, { vmId: vm.id, ...size }));
     expect(err.code).toBe("PRECONDITION_FAILED");
     expect(err.message).toContain("has no key of its own yet");

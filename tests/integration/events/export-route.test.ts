@@ -1,15 +1,8 @@
 // The export route applies the feed's visibility rule to whoever is signed in.
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { signedIn } from "../../support/signed-in";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Actor } from "~/server/permissions";
 import { createTestDb, type TestDb } from "../../support/db";
-
-const signedIn = vi.hoisted(() => ({ actor: null as Actor | null, db: null as unknown }));
-vi.mock("~/server/auth/actor", () => ({ getActor: async () => signedIn.actor }));
-vi.mock("~/server/db", () => ({
-  get db() {
-    return signedIn.db;
-  },
-}));
 
 let t: TestDb;
 let alice: Actor, bob: Actor;
