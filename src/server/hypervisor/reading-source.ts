@@ -25,8 +25,7 @@ export function createVmReadingSource(
   return {
     async read(nowMs) {
       const observation = await reader.observe(await listVms(), nowMs);
-      if (onObserved)
-        await onObserved(observation).catch((err: unknown) => console.error("[hypervisor] acting on the observed VM states failed:", err));
+      if (onObserved) await onObserved(observation).catch((err: unknown) => console.error("[hypervisor] acting on the observed VM states failed:", err));
       return observation.results.map(toVmReading);
     },
   };

@@ -27,8 +27,7 @@ export interface VmRef {
  * reason (virDomainState / virDomain*Reason), or that no such domain exists.
  */
 export type DomainObservation =
-  | { vmId: string; domain: string; present: true; state: number | null; reason: number | null }
-  | { vmId: string; domain: string; present: false };
+  { vmId: string; domain: string; present: true; state: number | null; reason: number | null } | { vmId: string; domain: string; present: false };
 
 /** One tick's look at libvirt: `libvirtUp` false means virsh itself failed, so nothing is known about any domain. */
 export interface TickObservation {
@@ -114,7 +113,11 @@ export class VmStatsReader {
     for (const vm of vms) {
       const name = await this.domainNameOf(vm);
       const domain = domains.get(name);
-      observed.push(domain ? { vmId: vm.id, domain: name, present: true, state: domain.state, reason: domainReason(domain) } : { vmId: vm.id, domain: name, present: false });
+      observed.push(
+        domain
+          ? { vmId: vm.id, domain: name, present: true, state: domain.state, reason: domainReason(domain) }
+          : { vmId: vm.id, domain: name, present: false },
+      );
       if (vm.stateOnly) continue;
       if (!domain) {
         results.push({ vmId: vm.id, status: "unavailable", reason: `no libvirt domain ${name}` });

@@ -26,7 +26,11 @@ const RUNNING_STATES = [1, 2]; // running, blocked (running, waiting on a resour
 const SHUT_OFF = 5;
 const CRASHED = 6;
 /** virDomainShutoffReason: why a domain is shut off. */
-const SHUTOFF_REASONS: Record<number, string> = { 1: "it was shut down (a poweroff inside the guest, or virsh shutdown)", 2: "it was destroyed (virsh destroy)", 3: "it crashed" };
+const SHUTOFF_REASONS: Record<number, string> = {
+  1: "it was shut down (a poweroff inside the guest, or virsh shutdown)",
+  2: "it was destroyed (virsh destroy)",
+  3: "it crashed",
+};
 const SHUTOFF_CRASHED = 3;
 
 export type Disagreement = "stopped" | "crashed" | "missing" | "started";
@@ -34,7 +38,8 @@ export type Disagreement = "stopped" | "crashed" | "missing" | "started";
 /** Consecutive ticks that must agree before the row is changed. */
 export const TICKS_TO_RECONCILE = 2;
 
-interface ListedVm extends VmRef {
+/** A row as the tick listed it (its state then is what the compare-and-set expects). */
+export interface ListedVm extends VmRef {
   name: string;
   ownerId: string;
   state: VmState;
@@ -98,7 +103,12 @@ export function createStateObserver(db: Db, e: Env = env()): StateObserver {
         }
         pending.delete(row.id);
         const seen = lastRunningAt.get(row.id);
-        if (await reconcile(db, row, domain, disagreement, seen === undefined ? null : new Date(seen), e)) reconciled.push({ vmId: row.id, disagreement });
+        try {
+          if (await reconcile(db, row, domain, disagreement, seen === undefined ? null : new Date(seen), e)) reconciled.push({ vmId: row.id, disagreement });
+        } catch (err) {
+          // One VM's failed write must not keep the others as they are; the next two ticks try it again.
+          console.error(`[vms] ${row.name}: could not follow libvirt (${disagreement}):`, err);
+        }
       }
       return reconciled;
     },

@@ -125,7 +125,10 @@ for (const { provider, skip, title } of PROVIDERS) {
       await source.read(Date.now());
       expect((await row(vm.id)).state).toBe("RUNNING");
       await source.read(Date.now() + TICK);
-      expect(await row(vm.id)).toMatchObject({ state: "STOPPED", error: "The VM crashed (libvirt reports its domain crashed). Start it again, or destroy it." });
+      expect(await row(vm.id)).toMatchObject({
+        state: "STOPPED",
+        error: "The VM crashed (libvirt reports its domain crashed). Start it again, or destroy it.",
+      });
       expect(await events(vm.id)).toMatchObject([
         { action: "vm.observed.crashed", severity: "WARNING", message: `${vm.name} crashed (libvirt reports its domain crashed). It is now stopped.` },
       ]);
@@ -157,7 +160,6 @@ for (const { provider, skip, title } of PROVIDERS) {
       await source.read(Date.now() + TICK);
       const after = await row(vm.id);
       expect(after.state).toBe("RUNNING");
-      expect(after.ipAddress).not.toBeNull(); // settleVm asked vagrant ssh-config, as after a start
       expect(after.startedAt!.getTime()).toBeGreaterThanOrEqual(before);
       expect(after.meteredUntil!.getTime()).toBeGreaterThanOrEqual(before);
       expect(await events(vm.id)).toMatchObject([
@@ -206,10 +208,14 @@ for (const { provider, skip, title } of PROVIDERS) {
     it("leaves a VM with a job in flight to its job, even one queued between the observation and the write", async () => {
       const vm = await runningVm();
       await runner.stop(); // the queued job stays queued
-      const virsh = fakeVirsh();
       const observer = createStateObserver(t.db);
       const listed = [{ id: vm.id, folder: "", name: vm.name, ownerId: user.id, state: "RUNNING" as const, meteredUntil: null }];
-      const shutOff = (atMs: number) => ({ atMs, libvirtUp: true, results: [], domains: [{ vmId: vm.id, domain: `${vm.id}_default`, present: true as const, state: 5, reason: 1 }] });
+      const shutOff = (atMs: number) => ({
+        atMs,
+        libvirtUp: true,
+        results: [],
+        domains: [{ vmId: vm.id, domain: `${vm.id}_default`, present: true as const, state: 5, reason: 1 }],
+      });
       expect(await observer.observe(listed, shutOff(Date.now()))).toEqual([]);
       // The user asks for a stop after the tick read the row as RUNNING.
       await requestVmOperation(t.db, user, vm.id, "stop");
@@ -221,8 +227,10 @@ for (const { provider, skip, title } of PROVIDERS) {
       expect(await observer.observe(listed, shutOff(Date.now() + 3 * TICK))).toEqual([]);
       expect((await row(vm.id)).state).toBe("RUNNING");
       expect(await events(vm.id)).toEqual([]);
+      // Once the job is over, two more disagreeing ticks (a refused write restarts the count) reconcile it.
       await t.db.vmJob.updateMany({ where: { vmId: vm.id }, data: { state: "INTERRUPTED" } });
-      expect(await observer.observe(listed, shutOff(Date.now() + 4 * TICK))).toEqual([{ vmId: vm.id, disagreement: "stopped" }]);
+      expect(await observer.observe(listed, shutOff(Date.now() + 4 * TICK))).toEqual([]);
+      expect(await observer.observe(listed, shutOff(Date.now() + 5 * TICK))).toEqual([{ vmId: vm.id, disagreement: "stopped" }]);
     });
 
     it("ends the final charge at the last tick that saw the VM running, not at the reconciliation", async () => {
@@ -244,7 +252,9 @@ for (const { provider, skip, title } of PROVIDERS) {
       // The partial last minute rounds up, as for every final charge: 4 minutes, not 20.
       expect(charges.map((c) => c.amount)).toEqual([-costOfMinutes(vm, 4)]);
       const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
-      expect(charges[0]!.reason).toBe(`${vm.name}: 4 min running, ${hms(base.getTime())}–${hms(base.getTime() + 4 * MIN)} UTC on ${base.toISOString().slice(0, 10)}`);
+      expect(charges[0]!.reason).toBe(
+        `${vm.name}: 4 min running, ${hms(base.getTime())}–${hms(base.getTime() + 4 * MIN)} UTC on ${base.toISOString().slice(0, 10)}`,
+      );
     });
   });
 }
