@@ -6,7 +6,9 @@ export default defineConfig({
   test: {
     include: ["tests/unit/**/*.test.ts", "tests/integration/**/*.test.ts"],
     environment: "node",
-    testTimeout: 30_000,
+    // Lifecycle tests start stand-in guests (node processes with ssh2) for each `up`;
+    // with two workers on two cores one create can take over 30 s of wall time.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
     setupFiles: ["tests/support/setup.ts"],

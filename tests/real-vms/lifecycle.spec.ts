@@ -96,8 +96,9 @@ async function cpuTile(page: Page): Promise<number | null> {
   return m ? Number(m[1]) : null;
 }
 
-/** What the browser terminal shows (xterm's DOM renderer keeps the rows as text). */
-const terminalText = async (page: Page) => (await page.locator("[data-testid=terminal] .xterm-rows").textContent()) ?? "";
+/** What the browser terminal shows, one line per row (xterm's DOM renderer keeps each row as a div of text). */
+const terminalText = async (page: Page) =>
+  (await page.locator("[data-testid=terminal] .xterm-rows > div").allTextContents()).map((r) => r.trimEnd()).join("\n");
 
 test.describe.serial("VMs on the real hypervisor, through the browser, for two team members", () => {
   test.beforeAll(async ({ browser }: { browser: Browser }) => {
@@ -208,7 +209,8 @@ test.describe.serial("VMs on the real hypervisor, through the browser, for two t
     await pageA.keyboard.type("echo $((6*7))");
     await pageA.keyboard.press("Enter");
     await expect.poll(() => terminalText(pageA), { timeout: 30_000 }).toContain("load average");
-    await expect.poll(() => terminalText(pageA), { timeout: 30_000 }).toMatch(/\b42\b/);
+    // The command's output is a line of its own.
+    await expect.poll(() => terminalText(pageA), { timeout: 30_000 }).toMatch(/^42$/m);
     // Bob: A's VM is not his; the page and the terminal endpoint both refuse.
     const page = await pageB.goto(`${app.url}/vms/${vmA}`);
     expect(page?.status()).toBe(404);
