@@ -41,6 +41,8 @@ export const TERMINAL_MAX_INPUT_CHARS = 64 * 1024;
 export interface OutputChunk {
   seq: number;
   data: string;
+  /** The chunk alone was longer than the buffer: only its end is kept, the rest is missed. */
+  cut?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export class OutputBuffer {
   constructor(private readonly limit = TERMINAL_BUFFER_CHARS) {}
 
   push(data: string): OutputChunk {
-    const chunk = { seq: this.next++, data: data.length > this.limit ? data.slice(-this.limit) : data };
+    const chunk: OutputChunk = data.length > this.limit ? { seq: this.next++, data: data.slice(-this.limit), cut: true } : { seq: this.next++, data };
     this.chunks.push(chunk);
     this.size += chunk.data.length;
     while (this.size > this.limit && this.chunks.length - this.head > 1) this.size -= this.chunks[this.head++]!.data.length;
@@ -77,7 +79,8 @@ export class OutputBuffer {
   since(after: number): { chunks: OutputChunk[]; missed: boolean } {
     const first = this.chunks[this.head]?.seq ?? this.next;
     // Sequence numbers are consecutive, so the position of `after` is known without a search.
-    return { chunks: this.chunks.slice(this.head + Math.max(0, after - first + 1)), missed: after < first - 1 };
+    const chunks = this.chunks.slice(this.head + Math.max(0, after - first + 1));
+    return { chunks, missed: after < first - 1 || chunks.some((c) => c.cut) };
   }
 }
 

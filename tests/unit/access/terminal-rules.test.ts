@@ -52,6 +52,17 @@ describe("OutputBuffer", () => {
     expect(b.since(99)).toEqual({ chunks: [], missed: false });
   });
 
+  it("keeps the end of one chunk longer than the whole buffer, and says the start was missed", () => {
+    // Under load a PTY can hand over a flood of output in one piece.
+    const b = new OutputBuffer(10);
+    b.push("prompt$ ");
+    const big = b.push("0123456789abcdefghij");
+    expect(big).toEqual({ seq: 2, data: "abcdefghij", cut: true });
+    expect(b.since(1)).toEqual({ chunks: [big], missed: true });
+    b.push("z");
+    expect(b.since(2)).toEqual({ chunks: [{ seq: 3, data: "z" }], missed: false });
+  });
+
   it("drops the oldest output past its limit and says when a reader missed some", () => {
     const b = new OutputBuffer(10);
     for (const s of ["0123", "4567", "89ab", "cdef"]) b.push(s);
@@ -68,7 +79,7 @@ describe("OutputBuffer", () => {
     expect(b.since(1).missed).toBe(true);
     // One chunk larger than the whole buffer keeps its end.
     b.push("x".repeat(15) + "END");
-    expect(b.since(4).chunks).toEqual([{ seq: 5, data: "xxxxxxxEND" }]);
+    expect(b.since(4)).toEqual({ chunks: [{ seq: 5, data: "xxxxxxxEND", cut: true }], missed: true });
   });
 
   it("stays exact over many small chunks (echo comes a character at a time)", () => {
