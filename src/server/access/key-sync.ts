@@ -15,6 +15,7 @@
 // and an error is logged and recorded once until it changes or clears.
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
+import { Coalesced } from "../coalesced";
 import { recordEvent } from "../events/record";
 import { authorizedKeysContent, contentHash, installGuestAccess, writtenKeysHash } from "./guest-access";
 import { vmPublicKey } from "./vm-key";
@@ -26,7 +27,7 @@ export const KEY_SYNC_SWEEP_MS = 60_000;
 interface SyncState {
   /** scheduleKeySync calls still looking up which VMs to sync. */
   looking: Set<Promise<unknown>>;
-  queued: Map<string, { again: boolean; done: Promise<void> }>;
+  queued: Map<string, Coalesced>;
   reported: Map<string, string>;
   active: number;
   waiting: Array<() => void>;
@@ -70,25 +71,17 @@ async function syncOnce(db: Db, vmId: string, e: Env): Promise<void> {
 
 /** Syncs one VM, after any sync of it in progress; resolves when done (never rejects). */
 export function queueKeySync(db: Db, vmId: string, e: Env = env()): Promise<void> {
-  const current = state.queued.get(vmId);
-  if (current) {
-    current.again = true;
-    return current.done;
-  }
-  const entry = { again: false, done: Promise.resolve() };
-  entry.done = (async () => {
-    do {
-      entry.again = false;
-      await syncOnce(db, vmId, e);
-    } while (entry.again);
-  })().finally(() => state.queued.delete(vmId));
-  state.queued.set(vmId, entry);
-  return entry.done;
+  let sync = state.queued.get(vmId);
+  if (!sync) state.queued.set(vmId, (sync = new Coalesced(() => syncOnce(db, vmId, e))));
+  const mine = sync;
+  return mine.request().finally(() => {
+    if (!mine.busy && state.queued.get(vmId) === mine) state.queued.delete(vmId);
+  });
 }
 
 /** Resolves once no sync is queued or running (tests, shutdown). */
 export async function keySyncIdle(): Promise<void> {
-  while (state.looking.size > 0 || state.queued.size > 0) await Promise.allSettled([...state.looking, ...[...state.queued.values()].map((q) => q.done)]);
+  while (state.looking.size > 0 || state.queued.size > 0) await Promise.allSettled([...state.looking, ...[...state.queued.values()].map((q) => q.settled())]);
 }
 
 /** Asks for the owner's running VMs to get the owner's current keys (returns at once; the sync runs in the background). */

@@ -12,6 +12,7 @@
 // cannot bind (another program holds it) is logged and recorded once and tried
 // again on each pass.
 import net from "node:net";
+import { Coalesced } from "../coalesced";
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
 import { recordEvent } from "../events/record";
@@ -53,8 +54,9 @@ export class SshForwarder {
   private readonly bindHost: string;
   private readonly reconcileMs: number;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly passes = new Coalesced(() =>
+    this.reconcile().catch((err: unknown) => console.error("[access] SSH forwarding could not follow the database:", err)),
+  );
   private stopped = false;
 
   constructor(
@@ -81,24 +83,12 @@ export class SshForwarder {
 
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.reconcile()
-      .catch((err: unknown) => console.error("[access] SSH forwarding could not follow the database:", err))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    void this.passes.request();
   }
 
   /** Resolves once the pass in progress, and any asked for meanwhile, are done. */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    return this.passes.settled();
   }
 
   private async reconcile(): Promise<void> {

@@ -25,6 +25,8 @@ export interface DomainStats {
   blockWriteBytes: number | null;
   netRxBytes: number | null;
   netTxBytes: number | null;
+  netRxPackets: number | null;
+  netTxPackets: number | null;
   /** Every raw field, for anything not modelled above. */
   fields: ReadonlyMap<string, string>;
 }
@@ -90,6 +92,8 @@ function toStats(name: string, fields: Map<string, string>): DomainStats {
     blockWriteBytes: sum("block", "wr.bytes"),
     netRxBytes: sum("net", "rx.bytes"),
     netTxBytes: sum("net", "tx.bytes"),
+    netRxPackets: sum("net", "rx.pkts"),
+    netTxPackets: sum("net", "tx.pkts"),
     fields,
   };
 }

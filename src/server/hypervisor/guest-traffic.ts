@@ -24,14 +24,7 @@ export async function readGuestTraffic(domain: string, e: Env = env()): Promise<
   }
   const stats = parseDomstats(text)[0];
   if (!stats) return null;
-  const count = Number(stats.fields.get("net.count") ?? 0);
-  let rx = 0;
-  let tx = 0;
-  for (let i = 0; i < count; i++) {
-    rx += Number(stats.fields.get(`net.${i}.rx.pkts`) ?? 0);
-    tx += Number(stats.fields.get(`net.${i}.tx.pkts`) ?? 0);
-  }
-  return { running: stats.state === DOMAIN_RUNNING, rxPackets: rx, txPackets: tx };
+  return { running: stats.state === DOMAIN_RUNNING, rxPackets: stats.netRxPackets ?? 0, txPackets: stats.netTxPackets ?? 0 };
 }
 
 export interface SilentGuestWatch {

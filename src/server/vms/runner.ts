@@ -18,6 +18,7 @@ import { watchForSilentGuest } from "../hypervisor/guest-traffic";
 import { advanceProgress, type Progress } from "./progress";
 import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";
+import { Coalesced } from "../coalesced";
 import { failureReason } from "./failure-reason";
 import { renderVagrantfile } from "./vagrantfile";
 import { setUpGuestAccessAfterBoot } from "../access/guest-access";
@@ -264,8 +265,7 @@ export class VmJobRunner {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | null = null;
-  private pumping: Promise<void> | null = null;
-  private again = false;
+  private readonly pumping = new Coalesced(() => this.pump());
   private stopped = false;
   private readonly e: Env;
   private readonly max: number;
@@ -294,17 +294,7 @@ export class VmJobRunner {
 
   wake(): void {
     if (this.stopped) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = this.pump().finally(() => {
-      this.pumping = null;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    void this.pumping.request();
   }
 
   private async pump(): Promise<void> {
@@ -333,7 +323,7 @@ export class VmJobRunner {
   /** Resolves once nothing is queued or running (for tests and shutdown). */
   async idle(): Promise<void> {
     for (;;) {
-      if (this.pumping) await this.pumping;
+      await this.pumping.settled();
       if (this.inFlight.size > 0) {
         await Promise.allSettled([...this.inFlight.values()]);
         continue;
@@ -350,7 +340,7 @@ export class VmJobRunner {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.abort.abort();
-    if (this.pumping) await this.pumping;
+    await this.pumping.settled();
     await Promise.allSettled([...this.inFlight.values()]);
     startedRunners.delete(this);
   }
