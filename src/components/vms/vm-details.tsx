@@ -131,7 +131,7 @@ export function VmDetails({ initial }: { initial: Vm }) {
         {fact("Box", `${vm.box.displayName} (${vm.box.name})`)}
         {fact("Owner", vm.owner.email)}
         {fact("Driver", vm.driver)}
-        {fact("Created", new Date(vm.createdAt).toLocaleString())}
+        {fact("Created", <When value={vm.createdAt} />)}
       </dl>
       {vm.state !== "DESTROYED" && <SshAccess vm={vm} />}
       {shownJob && (
@@ -167,7 +167,7 @@ export function VmDetails({ initial }: { initial: Vm }) {
                 >
                   {j.state.toLowerCase().replace("_", " ")}
                 </span>
-                <span className="text-gray-500 dark:text-gray-400">{new Date(j.createdAt).toLocaleString()}</span>
+                <When value={j.createdAt} className="text-gray-500 dark:text-gray-400" />
                 <span className="text-gray-500 dark:text-gray-400">by {j.requestedByEmail ?? "system"}</span>
               </button>
             </li>

@@ -2,8 +2,9 @@
 // this host has installed. The form sends a key it generated for the submit; a
 // second call with the same key by the same user (a double click, a retried
 // request) gets the first call's VM instead of making another. The keys live in
-// this process's memory: the app runs as one process, and a key matters only for
-// the seconds a double click or a retry takes (they are kept 10 minutes).
+// this process's memory and are kept 10 minutes (a key matters only for the
+// seconds a double click or a retry takes): with several web replicas, a retry
+// that a load balancer sends to another replica is not recognised.
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
 import { DomainError } from "../errors";
