@@ -13,6 +13,18 @@ import ssh2, { type Connection, type ParsedKey } from "ssh2";
 // ssh2 is CommonJS, and Node's ESM loader cannot see these two names in it (the bench runs this file under plain Node).
 const { Server, utils } = ssh2;
 
+/**
+ * An ed25519 host key that ssh2's own parser accepts: now and then ssh2 1.17's
+ * generateKeyPairSync writes one its Server then refuses as "Malformed OpenSSH
+ * private key" (seen in a full test run), so such a key is made again.
+ */
+export function parseableHostKey(): string {
+  for (;;) {
+    const key = utils.generateKeyPairSync("ed25519").private;
+    if (!(utils.parseKey(key) instanceof Error)) return key;
+  }
+}
+
 export const GUEST_PROMPT = "guest$ ";
 
 export interface StandInGuest {
@@ -70,7 +82,7 @@ export async function startStandInGuest(opts: { authorizedKeys: string[]; user?:
   const user = opts.user ?? "vagrant";
   const allowed = opts.authorizedKeys.map(parsePublicKey);
   const home = mkdtempSync(path.join(tmpdir(), "twarga-guest-home-"));
-  const hostKey = utils.generateKeyPairSync("ed25519").private;
+  const hostKey = parseableHostKey();
   const connections = new Set<Connection>();
   const shells = new Set<ChildProcess>();
   let started = 0;

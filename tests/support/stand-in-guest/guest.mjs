@@ -42,7 +42,13 @@ const ownerPid = Number(ownerPidText) || null;
 
 function hostKey() {
   const file = path.join(guestDir, "host_key");
-  if (!fs.existsSync(file)) fs.writeFileSync(file, utils.generateKeyPairSync("ed25519").private, { mode: 0o600 });
+  if (!fs.existsSync(file)) {
+    // ssh2's generator now and then writes a key its own parser refuses ("Malformed OpenSSH private key"): make it again.
+    let key;
+    do key = utils.generateKeyPairSync("ed25519").private;
+    while (utils.parseKey(key) instanceof Error);
+    fs.writeFileSync(file, key, { mode: 0o600 });
+  }
   return fs.readFileSync(file);
 }
 
