@@ -6,7 +6,11 @@ import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 
-export const E2E_ROOT = path.join(tmpdir(), "twarga-e2e");
+// E2E_PORT_OFFSET lets two runs share a machine (each with its own NEXT_DIST_DIR build): ports and data move together.
+const OFFSET = Number(process.env.E2E_PORT_OFFSET ?? 0);
+const port = (base: number) => base + OFFSET;
+
+export const E2E_ROOT = path.join(tmpdir(), OFFSET ? `twarga-e2e-${OFFSET}` : "twarga-e2e");
 
 export interface E2EApp {
   name: string;
@@ -42,7 +46,7 @@ export function e2eApp(name: string, port: number, extra: Record<string, string>
 }
 
 /** The embedded default: built-in identity provider, allowed domains set. */
-export const localApp = e2eApp("local", 3100, {
+export const localApp = e2eApp("local", port(3100), {
   // The stand-in that speaks Vagrant's machine-readable format; the real
   // hypervisor is exercised by tests/real-vms.
   VAGRANT_BIN: path.join(ROOT, "tests/support/fake-vagrant/vagrant"),
@@ -53,15 +57,15 @@ export const localApp = e2eApp("local", 3100, {
   // The stand-in's VMs have no domains there: reconciling with libvirt would call them missing.
   VM_STATE_FROM_LIBVIRT: "false",
   LOCAL_IDP: "on",
-  LOCAL_IDP_PORT: "3101",
+  LOCAL_IDP_PORT: String(port(3101)),
   AUTH_ALLOWED_DOMAINS: "example.com,example.org",
 });
 
-export const EXTERNAL_ISSUER_PORT = 3201;
+export const EXTERNAL_ISSUER_PORT = port(3201);
 export const EXTERNAL_CLIENT = { id: "twarga-e2e", secret: "e2e-external-client-secret" };
 
 /** An app that knows only an external OIDC issuer (a separate process). */
-export const externalApp = e2eApp("external", 3200, {
+export const externalApp = e2eApp("external", port(3200), {
   LOCAL_IDP: "off",
   AUTH_OIDC_ISSUER: `http://127.0.0.1:${EXTERNAL_ISSUER_PORT}`,
   AUTH_OIDC_ID: EXTERNAL_CLIENT.id,
