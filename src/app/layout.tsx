@@ -1,5 +1,6 @@
 import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
+import { connection } from "next/server";
 import "~/styles/globals.css";
 
 export const metadata: Metadata = {
@@ -16,7 +17,11 @@ export const viewport: Viewport = {
   ],
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  // Every page renders per request, the 404 page included: Next puts the
+  // Content-Security-Policy nonce from src/proxy.ts on its scripts only then
+  // (a page prerendered at build time would carry scripts the policy refuses).
+  await connection();
   return (
     <html lang="en">
       <body className="min-h-screen">{children}</body>

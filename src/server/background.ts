@@ -1,7 +1,7 @@
 // The one list of long-running services a server process runs (sampler, VM job
 // runner and metering, retention, sshd log follower, SSH port forwarding, guest
 // key sync). Each returns a handle whose stop() finishes work in flight;
-// SIGTERM stops them all.
+// SIGTERM stops them all (shutdown.ts, installed by start.ts).
 export interface BackgroundService {
   name: string;
   stop(): Promise<void>;
@@ -18,6 +18,10 @@ const starters: Starter[] = [
     start: async () => (await import("./events/service")).startEventServices((await import("./db")).db),
   },
   {
+    name: "host readiness (checked every HOST_CHECK_INTERVAL_S, stored for every process to read)",
+    start: async () => (await import("./hypervisor/readiness")).startHostReadinessChecks((await import("./db")).db),
+  },
+  {
     name: "VM jobs (start-up reconciliation, job runner, per-minute metering)",
     start: async () => (await import("./vms/services")).startVmServices((await import("./db")).db),
   },
@@ -30,13 +34,18 @@ const starters: Starter[] = [
     start: async () => (await import("./access/key-sync")).startKeySync((await import("./db")).db),
   },
   {
-    name: "metrics sampler (host and VM readings, VM state from libvirt, rollups, alerts, retention)",
+    name: "metrics sampler (host and VM readings, VM state from libvirt, rollups, alerts, retention; while holding this host's sampler lease)",
     // The VM list and the reconciliation of what the sampler observes come from the vms area (metrics knows no VMs).
+    // Every background process starts this; only the holder of the host's lease samples (metrics/service.ts).
     start: async () => {
       const { db } = await import("./db");
       const { createObservedVmSource } = await import("./vms/observed-state");
       return (await import("./metrics/service")).startMetricsServices(db, createObservedVmSource(db));
     },
+  },
+  {
+    name: "alert notifications (webhook and ntfy deliveries that are due, resumed after a restart)",
+    start: async () => (await import("./metrics/alerts/deliveries")).startDeliveries((await import("./db")).db),
   },
   // Terminals start on demand (src/server/access/terminal-sessions.ts); this only closes and records them on a graceful stop.
   {
@@ -58,16 +67,14 @@ export async function startBackgroundServices(): Promise<void> {
       console.error(`[twarga] could not start ${s.name}:`, err);
     }
   }
-  const stopAll = async (signal: string) => {
-    console.log(`[twarga] ${signal}: stopping background services`);
-    await Promise.allSettled(
-      services
-        .splice(0)
-        .reverse()
-        .map((s) => s.stop()),
-    );
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stopAll("SIGTERM"));
-  process.once("SIGINT", () => void stopAll("SIGINT"));
+}
+
+/** Stops every started service, each finishing its work in flight (the shutdown drain in shutdown.ts calls it). */
+export async function stopBackgroundServices(): Promise<void> {
+  await Promise.allSettled(
+    services
+      .splice(0)
+      .reverse()
+      .map((s) => s.stop()),
+  );
 }

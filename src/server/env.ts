@@ -131,6 +131,11 @@ export const envSchema = z
 
     // Background services (sampler, job runner, retention, log follower): off for a web-only replica.
     BACKGROUND_SERVICES: bool.default(true),
+    // Singletons (each host's sampler and alert evaluator) are leased in the database: a holder that stops renewing is replaced within 1.25 × this.
+    SERVICE_LEASE_TTL_S: int(2, 600).default(20),
+    HOST_ID: z.string().trim().min(1).max(200).optional(), // this host in per-host lease names; defaults to the machine's host name
+    // How often the background process checks that the host can run VMs; every process reads the result from the database, unknown after 3 × this.
+    HOST_CHECK_INTERVAL_S: int(5, 3600).default(60),
 
     // VMs (Vagrant + libvirt)
     VAGRANT_BIN: z.string().default("vagrant"),
@@ -139,13 +144,18 @@ export const envSchema = z
     VAGRANT_HOME: z.string().optional(), // defaults to <DATA_DIR>/vagrant.d
     VM_ROOT: z.string().optional(), // defaults to <DATA_DIR>/vms
     VM_DRIVER: z.enum(["auto", "kvm", "qemu"]).default("auto"),
-    VM_MAX_PARALLEL_JOBS: int(1, 32).default(2),
+    // Creates, starts and restarts at once; unset: from the host's cores and memory (hostParallelism in src/server/vms/job-queue.ts).
+    VM_MAX_PARALLEL_JOBS: int(1, 32).optional(),
     // Measured on a 2-core TCG host (docs/real-vm-timings.md): one `vagrant up` 39–45 s, two at once about 60 s.
     VM_TIMEOUT_UP_S: int(10, 86400).default(600),
     // A booted guest that has sent no packet at all this long never will (a broken box): the boot is failed.
     VM_SILENT_GUEST_S: int(30, 86400).default(240),
     VM_TIMEOUT_HALT_S: int(5, 86400).default(180),
     VM_TIMEOUT_DESTROY_S: int(5, 86400).default(300),
+    // A running job's lease: renewed every third of this; a job whose lease ran out has no live runner and is recovered.
+    VM_JOB_LEASE_S: int(2, 3600).default(30),
+    // SIGTERM/SIGINT: running VM operations get this long to finish before they are stopped and recorded interrupted.
+    SHUTDOWN_GRACE_S: int(0, 86400).default(60),
     VM_CPUS_MIN: int(1, 256).default(1),
     VM_CPUS_MAX: int(1, 256).default(8),
     VM_RAM_MB_MIN: int(128, 1048576).default(512),
@@ -162,6 +172,8 @@ export const envSchema = z
     PRICE_DISK_GB_HOUR: num(0, 1e6).default(0.01),
     CREDITS_INITIAL: num(0, 1e9).default(100),
     CREDITS_LOW_WARNING: num(0, 1e9).default(10),
+    // The per-minute meter sees every up VM; a VM unseen for longer than this (the app or its host was down) is not charged for the gap.
+    METERING_MAX_GAP_S: int(90, 86400).default(120),
 
     // VM access: forwarded SSH ports on this host and one libvirt network per VM owner
     VM_SSH_PORT_RANGE: portRange.default(portRange.parse("22000-22999")),

@@ -52,3 +52,9 @@ export const canManageSshKeys = (actor: Actor | null | undefined, ownerUserId: s
 
 /** Seeing and removing SSH keys: the owner, and admins (to revoke a key that leaked). */
 export const canRevokeSshKeys = (actor: Actor | null | undefined, ownerUserId: string): boolean => canManageSshKeys(actor, ownerUserId) || isAdmin(actor);
+
+/** Personal API tokens: created, listed and revoked by their owner only (an admin stops someone's tokens by disabling the user). */
+export const canManageApiTokens = (actor: Actor | null | undefined, ownerUserId: string): boolean => !!actor && actor.id === ownerUserId;
+
+/** The `admin` scope only for admins; every other scope for anyone signed in. */
+export const canCreateApiTokenWithScope = (actor: Actor | null | undefined, scope: string): boolean => !!actor && (scope !== "admin" || isAdmin(actor));

@@ -4,7 +4,8 @@
 import { env, EnvError, localIdpEnabled } from "./env";
 import { migrate } from "./db/migrate";
 import { providerOf } from "./db/client";
-import { startBackgroundServices } from "./background";
+import { startBackgroundServices, stopBackgroundServices } from "./background";
+import { installShutdownHandlers, RECORDING_MARGIN_MS } from "./shutdown";
 import { installPeerAddressHeader } from "./request-info";
 
 const globalForStart = globalThis as unknown as { twargaStarted?: Promise<void> };
@@ -57,8 +58,11 @@ async function start() {
       );
     }
   }
-  if (e.BACKGROUND_SERVICES) await startBackgroundServices();
-  else console.log("[twarga] background services are off (BACKGROUND_SERVICES=false): web only");
+  if (e.BACKGROUND_SERVICES) {
+    // SIGTERM/SIGINT wait for running VM operations (up to SHUTDOWN_GRACE_S) before Next's own handlers exit.
+    installShutdownHandlers({ drain: stopBackgroundServices, limitMs: e.SHUTDOWN_GRACE_S * 1000 + RECORDING_MARGIN_MS });
+    await startBackgroundServices();
+  } else console.log("[twarga] background services are off (BACKGROUND_SERVICES=false): web only");
 }
 
 export function startServer(): Promise<void> {

@@ -6,7 +6,16 @@ import { createTRPCClient, httpBatchLink, loggerLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
+import { z } from "zod";
 import type { AppRouter } from "../server/api/root";
+
+// In the browser zod must not compile parsers with `new Function`: the page's
+// Content-Security-Policy refuses eval, and zod's probe for it (caught, but
+// still reported as a violation) would fire on the first object it parses.
+// The client components that parse with zod all use useTRPC from here, so this
+// runs before they parse; the e2e page watch (tests/e2e/support) fails on any
+// page where it would not.
+if (typeof window !== "undefined") z.config({ jitless: true });
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./support/fixtures";
 import { localApp, type E2EApp } from "./support/apps";
 import { signIn, withDb } from "./support/session";
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./support/fixtures";
 import { localApp, type E2EApp } from "./support/apps";
 import { signIn, withDb } from "./support/session";
 

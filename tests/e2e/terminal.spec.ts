@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { expect, test, type Page } from "@playwright/test";
+import { type Page } from "@playwright/test";
+import { expect, test } from "./support/fixtures";
 import { localApp, type E2EApp } from "./support/apps";
 import { signIn, withDb } from "./support/session";
 import { GUEST_PROMPT, startStandInGuest, type StandInGuest } from "../integration/access/terminal-guest";

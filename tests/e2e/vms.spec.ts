@@ -1,6 +1,8 @@
-import { expect, test } from "@playwright/test";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { expect, test } from "./support/fixtures";
 import { localApp, type E2EApp } from "./support/apps";
-import { signIn } from "./support/session";
+import { signIn, withDb } from "./support/session";
 
 // The VM pages against the stand-in vagrant. The app must run with
 // VAGRANT_BIN=<repo>/tests/support/fake-vagrant/vagrant and VM_DRIVER=qemu;
@@ -44,6 +46,70 @@ test.describe.serial("VMs", () => {
     await page.getByTestId("destroy-confirm-input").fill("web-1");
     await page.getByTestId("destroy-confirm").click();
     await expect(page.getByTestId("vm-state")).toHaveText("destroyed", { timeout: 30_000 });
+  });
+
+  test("a queued launch shows its place in line and is cancelled at once; a running create is cancelled and its VM is gone", async ({ page, browser }) => {
+    test.setTimeout(120_000);
+    // Slow creates (the stand-in reads this file beside the app's VAGRANT_HOME): the host's slots fill, the next launch waits.
+    const control = path.join(app.dataDir, "fake-vagrant.json");
+    writeFileSync(control, JSON.stringify({ up: { delayMs: 1500 } }));
+    try {
+      await signIn(page, app, "queue-user@example.com");
+      const launch = async (name: string) => {
+        await page.goto(`${app.url}/vms/new`);
+        await page.getByTestId("launch-name").fill(name);
+        await page.getByTestId("launch-submit").click();
+        await expect(page).toHaveURL(/\/vms\/(?!new$)[a-z0-9]+$/);
+        return page.url();
+      };
+      // Launches until one waits: the starting lane takes as many at once as this host's cores and memory allow
+      // (2 here), and the default quota lets a user have 3 on their way up.
+      const running: string[] = [];
+      let waiting = "";
+      for (let i = 1; i <= 3 && !waiting; i++) {
+        const url = await launch(`busy-${i}`);
+        await expect(page.getByTestId("job-progress")).toBeVisible();
+        // The page polls the queue every 2 s: give it two rounds to say whether this one waits.
+        if (
+          await page
+            .getByTestId("queue-place")
+            .waitFor({ timeout: 5_000 })
+            .then(
+              () => true,
+              () => false,
+            )
+        )
+          waiting = `busy-${i}`;
+        else running.push(url);
+      }
+      await expect(page.getByTestId("queue-position")).toHaveText("Next in line");
+      await expect(page.getByTestId("queue-place")).toContainText("for creates, starts and restarts (0 ahead)");
+      // An admin sees the whole queue: what runs, what waits and where, and where the limits come from.
+      const admin = await (await browser.newContext()).newPage();
+      await signIn(admin, app, "queue-admin@example.com");
+      withDb(app, (db) => db.prepare(`UPDATE "User" SET role = 'ADMIN' WHERE email = ?`).run("queue-admin@example.com"));
+      await admin.goto(`${app.url}/admin/vms`);
+      await expect(admin.getByTestId("admin-queue-entry").filter({ hasText: waiting })).toContainText("start lane #1");
+      await expect(admin.getByTestId("admin-queue-running").filter({ hasText: "busy-1" })).toBeVisible();
+      await expect(admin.getByTestId("admin-queue-limits")).toContainText(/creates, starts and restarts \(from this host: \d+ cores/);
+      // Destroy is there in every state, this one included.
+      await expect(page.getByTestId("vm-action-destroy")).toBeVisible();
+      await page.getByTestId("cancel-job").click();
+      await expect(page.getByTestId("vm-state")).toHaveText("destroyed");
+      await expect(page.getByTestId("job-history")).toContainText("cancelled");
+      await expect(admin.getByTestId("admin-queue-entry").filter({ hasText: waiting })).toHaveCount(0);
+      await admin.context().close();
+
+      // A create that runs: its Vagrant is ended and what it made destroyed.
+      await page.goto(running[0]!);
+      await expect(page.getByTestId("job-progress")).toBeVisible();
+      await expect(page.getByTestId("cancel-job")).toHaveText("Cancel create");
+      await page.getByTestId("cancel-job").click();
+      await expect(page.getByTestId("vm-state")).toHaveText("destroyed", { timeout: 30_000 });
+      await expect(page.getByTestId("job-history")).toContainText("cancelled");
+    } finally {
+      writeFileSync(control, "{}");
+    }
   });
 
   test("another user gets a 404 for that VM", async ({ page, browser }) => {

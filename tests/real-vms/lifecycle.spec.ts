@@ -315,4 +315,25 @@ test.describe.serial("VMs on the real hypervisor, through the browser, for two t
     await destroy(pageA, "real-killed");
     expect(await leftovers(vm)).toEqual([]);
   });
+
+  test("a create cancelled while it runs ends its vagrant up and leaves no domain, volume, folder or network; the page and an event say so", async () => {
+    const vm = await launch(pageA, "real-cancelled");
+    // The domain exists: vagrant-libvirt made it and waits for the guest's address.
+    for (let i = 0; i < 600 && (await domainState(vm)) !== "running"; i++) await sleep(500);
+    expect(await domainState(vm)).toBe("running");
+    const pids = vagrantUpPids(vm);
+    expect(pids.length).toBeGreaterThan(0);
+    const network = await guestNetwork(vm);
+    const asked = Date.now();
+    await pageA.getByTestId("cancel-job").click();
+    await expectState(pageA, "destroyed", 5 * 60_000);
+    log(`cancelled a running create: destroyed after ${Math.round((Date.now() - asked) / 1000)} s`);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`), `vagrant up ${pid} still runs`).toBe(false);
+    expect(await leftovers(vm)).toEqual([]);
+    // The owner had no other VM: their network goes too.
+    await expect.poll(async () => (await networks()).includes(network), { timeout: 30_000 }).toBe(false);
+    await expect(pageA.getByTestId("job-history")).toContainText("cancelled");
+    await pageA.goto(`${app.url}/events?vm=${vm}`);
+    await expect(pageA.getByText(/the running create was cancelled/).first()).toBeVisible({ timeout: 15_000 });
+  });
 });

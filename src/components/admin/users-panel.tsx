@@ -53,7 +53,7 @@ export function UsersPanel({ selfId }: { selfId: string }) {
   const bulkGrant = () => {
     const amount = Number(window.prompt("Credits to grant each selected user (negative to deduct):") ?? "");
     const reason = amount ? window.prompt("Reason (shown in their ledger):") : null;
-    if (amount && reason) bulk.mutate({ userIds: ids, action: { kind: "grant", amount, reason } });
+    if (amount && reason) bulk.mutate({ userIds: ids, action: { kind: "grant", amount, reason, idempotencyKey: newIdempotencyKey() } });
   };
 
   return (
@@ -165,6 +165,14 @@ const QUOTA_FIELDS = [
   ["maxRunning", "Running"],
 ] as const;
 
+/**
+ * One key per grant meant: a retry of the request sends the same key and grants nothing more.
+ * (getRandomValues, unlike randomUUID, also works on a page served over plain http.)
+ */
+function newIdempotencyKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function UserAccount({ userId, onError }: { userId: string; onError: (m: string) => void }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
@@ -181,7 +189,7 @@ function UserAccount({ userId, onError }: { userId: string; onError: (m: string)
         onSubmit={(e) => {
           e.preventDefault();
           const f = new FormData(e.currentTarget);
-          grant.mutate({ userId, amount: Number(f.get("amount")), reason: String(f.get("reason")) });
+          grant.mutate({ userId, amount: Number(f.get("amount")), reason: String(f.get("reason")), idempotencyKey: newIdempotencyKey() });
           e.currentTarget.reset();
         }}
       >

@@ -1,7 +1,7 @@
 "use client";
 // Admin tools for monitoring: collect now, retention now, sampler health,
-// alert rules (with each webhook's signing secret, shown once) and recent
-// webhook deliveries.
+// alert rules (with their notification channels, webhook and ntfy, and the
+// signing secret, shown once) and recent deliveries.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useTRPC } from "~/trpc/react";
@@ -136,6 +136,9 @@ type RuleForm = {
   severity: "WARNING" | "CRITICAL";
   enabled: boolean;
   webhookUrl: string | null;
+  ntfyUrl: string | null;
+  /** Whether the rule has an ntfy access token (the server never sends the token back). */
+  hasNtfyToken?: boolean;
 };
 const EMPTY: RuleForm = {
   name: "",
@@ -148,6 +151,7 @@ const EMPTY: RuleForm = {
   severity: "WARNING",
   enabled: true,
   webhookUrl: null,
+  ntfyUrl: null,
 };
 
 /** A webhook signing secret, just made: the only time the server hands it out. */
@@ -155,8 +159,8 @@ function SecretOnce({ name, secret, onDismiss }: { name: string; secret: string;
   return (
     <div className="mb-2 rounded border border-amber-400 bg-amber-50 p-2 text-sm dark:bg-amber-950" role="alert">
       <p>
-        Signing secret for the webhook of <strong>{name}</strong>. Copy it into your receiver now: it is not shown again (rotate it for a new one). See
-        docs/webhooks.md.
+        Signing secret for the notifications (webhook, ntfy) of <strong>{name}</strong>. Copy it into your receiver now: it is not shown again (rotate it for a
+        new one). See docs/webhooks.md.
       </p>
       <code className="mt-1 block break-all rounded bg-white px-2 py-1 font-mono text-xs dark:bg-gray-900" data-testid="webhook-secret">
         {secret}
@@ -174,6 +178,9 @@ function RuleEditor({ initial, onDone, onSecret }: { initial: RuleForm; onDone: 
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [f, setF] = useState<RuleForm>(initial);
+  // The ntfy token is write-only: typed to set or replace it, or removed; left empty, the rule keeps the one it has.
+  const [ntfyToken, setNtfyToken] = useState("");
+  const [removeToken, setRemoveToken] = useState(false);
   const done = {
     onSuccess: (rule: { name: string; webhookSecret?: string }) => {
       if (rule.webhookSecret) onSecret({ name: rule.name, secret: rule.webhookSecret });
@@ -188,7 +195,8 @@ function RuleEditor({ initial, onDone, onSecret }: { initial: RuleForm; onDone: 
   const metrics = METRIC_NAMES.filter((m) => (METRICS[m].kinds as readonly string[]).includes(f.scope === "host" ? "host" : "vm"));
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const { id, ...rule } = f;
+    const { id, hasNtfyToken: _has, ...fields } = f;
+    const rule = { ...fields, ntfyToken: ntfyToken.trim() ? ntfyToken.trim() : removeToken ? null : undefined };
     if (id) update.mutate({ id, ...rule });
     else create.mutate(rule);
   };
@@ -245,6 +253,36 @@ function RuleEditor({ initial, onDone, onSecret }: { initial: RuleForm; onDone: 
         Webhook URL (optional)
         <input className={input} type="url" value={f.webhookUrl ?? ""} onChange={(e) => set("webhookUrl", e.target.value || null)} placeholder="https://…" />
       </label>
+      <label className="col-span-2">
+        ntfy topic URL (optional: push to phones)
+        <input
+          className={input}
+          type="url"
+          value={f.ntfyUrl ?? ""}
+          onChange={(e) => set("ntfyUrl", e.target.value || null)}
+          placeholder="https://ntfy.sh/your-secret-topic"
+          data-testid="ntfy-url"
+        />
+      </label>
+      <label className="col-span-2">
+        ntfy access token (protected topics)
+        <input
+          className={input}
+          type="password"
+          autoComplete="off"
+          value={ntfyToken}
+          onChange={(e) => setNtfyToken(e.target.value)}
+          placeholder={f.hasNtfyToken ? "set (leave empty to keep it)" : "tk_…"}
+          maxLength={200}
+          data-testid="ntfy-token"
+        />
+        {f.hasNtfyToken && (
+          <span className="mt-1 flex items-center gap-1 text-xs">
+            <input type="checkbox" checked={removeToken} onChange={(e) => setRemoveToken(e.target.checked)} />
+            remove the token
+          </span>
+        )}
+      </label>
       <label className="flex items-center gap-2 self-end">
         <input type="checkbox" checked={f.enabled} onChange={(e) => set("enabled", e.target.checked)} />
         enabled
@@ -300,6 +338,7 @@ function Rules() {
               {formatMetric(r.metric as MetricName, r.threshold)} for {r.durationS} s, clears at {formatMetric(r.metric as MetricName, r.clearThreshold)} ·{" "}
               {r.severity.toLowerCase()}
               {r.webhookUrl && " · webhook"}
+              {r.ntfyUrl && ` · ntfy${r.hasNtfyToken ? " (token)" : ""}`}
             </span>
             <span className="ml-auto flex gap-2">
               <button
@@ -315,12 +354,12 @@ function Rules() {
               >
                 Edit
               </button>
-              {r.webhookUrl && (
+              {(r.webhookUrl || r.ntfyUrl) && (
                 <button
                   className="text-blue-600 hover:underline disabled:opacity-50"
                   disabled={rotate.isPending}
                   onClick={() => {
-                    if (window.confirm(`Rotate the webhook secret of "${r.name}"? Deliveries are signed with the new one at once; update your receiver.`))
+                    if (window.confirm(`Rotate the signing secret of "${r.name}"? Deliveries are signed with the new one at once; update your receiver.`))
                       rotate.mutate({ id: r.id });
                   }}
                 >
@@ -346,7 +385,7 @@ function Deliveries() {
   if (!data?.length) return null;
   return (
     <div className={card}>
-      <h3 className="mb-2 font-medium">Recent webhook deliveries</h3>
+      <h3 className="mb-2 font-medium">Recent notification deliveries</h3>
       <ul className="space-y-1 text-xs">
         {data.map((d) => (
           <li key={d.id} className="break-words">
@@ -355,8 +394,14 @@ function Deliveries() {
             >
               {d.status}
             </span>{" "}
-            · {d.event} · {d.url} · {d.attempts} attempt(s){d.lastStatus ? ` · HTTP ${d.lastStatus}` : ""}
+            · {d.channel} · {d.event} · {d.url} · {d.attempts} attempt(s){d.lastStatus ? ` · HTTP ${d.lastStatus}` : ""}
             {d.lastError ? ` · ${d.lastError}` : ""} · <When value={d.createdAt} />
+            {d.status === "pending" && (
+              <>
+                {" "}
+                · next try <When value={d.nextAttemptAt} />
+              </>
+            )}
           </li>
         ))}
       </ul>

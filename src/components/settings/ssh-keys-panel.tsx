@@ -2,6 +2,7 @@
 // The user's SSH keys: one card per key (label, kind and size, SHA256
 // fingerprint, when added) and a form to add one. The server parses and checks
 // every key; this only shows what it says.
+import { ConfirmRemoval } from "./confirm-removal";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -158,27 +159,15 @@ function KeyCard({ sshKey: k, onRemoved }: { sshKey: SshKeyRow; onRemoved: () =>
         Added <When value={k.createdAt} /> · last used: not tracked (each VM checks keys itself)
       </p>
       {confirming && (
-        <div className="mt-2 rounded border border-red-300 bg-red-50 p-2 text-sm dark:border-red-800 dark:bg-red-950/50">
-          <p className="text-red-800 dark:text-red-200">Remove this key? Running VMs stop accepting it within a minute; stopped VMs on their next start.</p>
-          <div className="mt-2 flex flex-wrap gap-2">
-            <button
-              type="button"
-              disabled={remove.isPending}
-              onClick={() => remove.mutate({ id: k.id })}
-              className="rounded bg-red-600 px-3 py-1.5 font-medium text-white disabled:opacity-50"
-              data-testid="ssh-key-remove-confirm"
-            >
-              {remove.isPending ? "Removing…" : "Remove key"}
-            </button>
-            <button
-              type="button"
-              onClick={() => setConfirming(false)}
-              className="rounded px-3 py-1.5 text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800"
-            >
-              Cancel
-            </button>
-          </div>
-        </div>
+        <ConfirmRemoval
+          question="Remove this key? Running VMs stop accepting it within a minute; stopped VMs on their next start."
+          action="Remove key"
+          pendingAction="Removing…"
+          pending={remove.isPending}
+          onConfirm={() => remove.mutate({ id: k.id })}
+          onCancel={() => setConfirming(false)}
+          testId="ssh-key-remove-confirm"
+        />
       )}
       {remove.error && (
         <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-300" data-testid="ssh-key-error">

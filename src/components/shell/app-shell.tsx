@@ -16,6 +16,7 @@ export function AppShell({ user, showAdmin, children, badge }: { user: ShellUser
     { href: "/monitor", label: "Monitor" },
     { href: "/events", label: "Events" },
     { href: "/settings/keys", label: "Keys" },
+    { href: "/settings/tokens", label: "Tokens" },
     ...(showAdmin ? [{ href: "/admin", label: "Admin" }] : []),
   ];
   return (

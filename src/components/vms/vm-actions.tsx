@@ -1,6 +1,8 @@
 "use client";
-// Start / stop / restart / destroy buttons. Destroy opens a confirmation that
-// asks for the VM's name; the server checks it again.
+// Start / stop / restart / destroy buttons. Destroy is offered in every state
+// but destroyed and destroying (the server drops a queued job or ends a running
+// one first: cancel.ts); it opens a confirmation that asks for the VM's name,
+// which the server checks again.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
@@ -9,7 +11,11 @@ import { useVmActionsStatus } from "./host-status";
 type Action = "start" | "stop" | "restart" | "destroy";
 const LABEL: Record<Action, string> = { start: "Start", stop: "Stop", restart: "Restart", destroy: "Destroy" };
 
-export function VmActions({ vm, compact = false }: { vm: { id: string; name: string; actions: string[] }; compact?: boolean }) {
+const BUSY = ["CREATING", "STARTING", "STOPPING", "RESTARTING"];
+
+export function VmActions({ vm, compact = false }: { vm: { id: string; name: string; actions: string[]; state?: string }; compact?: boolean }) {
+  const busy = vm.state !== undefined && BUSY.includes(vm.state);
+  const actions = busy && !vm.actions.includes("destroy") ? [...vm.actions, "destroy"] : vm.actions;
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [confirming, setConfirming] = useState(false);
@@ -40,7 +46,7 @@ export function VmActions({ vm, compact = false }: { vm: { id: string; name: str
   return (
     <div className="flex flex-col gap-2">
       <div className="flex flex-wrap gap-1.5">
-        {(vm.actions as Action[]).map((a) => (
+        {(actions as Action[]).map((a) => (
           <button
             key={a}
             type="button"
@@ -66,7 +72,8 @@ export function VmActions({ vm, compact = false }: { vm: { id: string; name: str
           }}
         >
           <label className="block text-red-800 dark:text-red-200" htmlFor={`confirm-${vm.id}`}>
-            This deletes the VM and its disk. Type <strong className="font-mono">{vm.name}</strong> to confirm.
+            This deletes the VM and its disk{busy ? ", ending the operation in progress first" : ""}. Type <strong className="font-mono">{vm.name}</strong> to
+            confirm.
           </label>
           <input
             id={`confirm-${vm.id}`}

@@ -10,6 +10,7 @@ import { useTRPC } from "~/trpc/react";
 import { JobOutput } from "./job-output";
 import { formatCredits, formatDuration, VmStateBadge } from "./state-badge";
 import { VmActions } from "./vm-actions";
+import { CancelJobButton, QueuePlace } from "./queue-place";
 
 type Vm = inferRouterOutputs<AppRouter>["vms"]["get"];
 
@@ -123,6 +124,12 @@ export function VmDetails({ initial }: { initial: Vm }) {
         </div>
       )}
       <VmActions vm={vm} />
+      {vm.activeJob && (
+        <div className="space-y-2">
+          {vm.activeJob.state === "QUEUED" && <QueuePlace vmId={vm.id} kind={vm.activeJob.kind} />}
+          <CancelJobButton key={vm.activeJob.id} job={vm.activeJob} vmName={vm.name} />
+        </div>
+      )}
       <dl className="grid grid-cols-2 gap-3 rounded-lg border border-gray-200 bg-white p-3 text-sm sm:grid-cols-4 dark:border-gray-800 dark:bg-gray-900">
         {fact("IP address", <span className="font-mono">{vm.ipAddress ?? "—"}</span>)}
         {fact("Uptime", vm.uptimeSeconds !== null ? <Uptime seconds={vm.uptimeSeconds} fetchedAt={query.dataUpdatedAt} /> : "—")}
@@ -162,7 +169,9 @@ export function VmDetails({ initial }: { initial: Vm }) {
                       ? "text-emerald-700 dark:text-emerald-300"
                       : j.state === "QUEUED" || j.state === "RUNNING"
                         ? "text-blue-700 dark:text-blue-300"
-                        : "text-red-700 dark:text-red-300"
+                        : j.state === "CANCELLED"
+                          ? "text-gray-600 dark:text-gray-300"
+                          : "text-red-700 dark:text-red-300"
                   }
                 >
                   {j.state.toLowerCase().replace("_", " ")}

@@ -9,6 +9,7 @@ import type { Db } from "../db/client";
 import { DomainError, type DomainErrorCode } from "../errors";
 import type { Actor } from "../permissions";
 import { requestInfoFrom } from "../request-info";
+import { BodyTooLargeError, readBodyText, TERMINAL_MAX_BODY_BYTES } from "../request-limits";
 import { TERMINAL_MAX_INPUT_CHARS, TERMINAL_MAX_SIZE, TERMINAL_MIN_SIZE, terminalSessions, type TerminalSessions } from "./terminal-sessions";
 
 /** A comment line this often keeps proxies and browsers from timing out an idle stream. */
@@ -42,6 +43,7 @@ const noContent = () => new Response(null, { status: 204, headers: { "cache-cont
 
 function fail(err: unknown): Response {
   if (err instanceof DomainError) return json(STATUS[err.code], { error: err.message });
+  if (err instanceof BodyTooLargeError) return json(413, { error: err.message });
   throw err;
 }
 
@@ -60,9 +62,10 @@ function refusal(req: Request, actor: Actor | null): Response | null {
 async function readJson<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
   // JSON only: another site cannot send this content type without a CORS preflight, which gets no answer.
   if (!req.headers.get("content-type")?.startsWith("application/json")) throw new DomainError("BAD_REQUEST", "Send JSON (content-type: application/json).");
+  const text = await readBodyText(req, TERMINAL_MAX_BODY_BYTES);
   let raw: unknown;
   try {
-    raw = await req.json();
+    raw = JSON.parse(text);
   } catch {
     throw new DomainError("BAD_REQUEST", "The body is not valid JSON.");
   }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { Prisma } from "../../generated/prisma/sqlite/client";
 import type { Db } from "../db/client";
+import type { Tx } from "../db/retry";
 import { forbidden } from "../errors";
 import { decodeCursor, newestFirst, olderThan, toPage } from "../events/feed";
 import { isAdmin, type Actor } from "../permissions";
@@ -25,7 +26,8 @@ function toJson(value: unknown): Prisma.InputJsonValue | undefined {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))) as Prisma.InputJsonValue;
 }
 
-export async function writeAudit(db: Db, entry: AuditEntry) {
+/** Writes one row; pass a transaction's client to write it with the change it records. */
+export async function writeAudit(db: Db | Tx, entry: AuditEntry) {
   return db.auditLog.create({
     data: {
       actorId: entry.actor.id,

@@ -9,6 +9,7 @@ export const boxFieldsSchema = z.object({
   name: z
     .string()
     .trim()
+    .max(200)
     .regex(/^[\w.-]+\/[\w.-]+$/, "a Vagrant box name looks like owner/name"),
   displayName: z.string().trim().min(1).max(100),
   osFamily: z.string().trim().min(1).max(40),

@@ -8,8 +8,8 @@ import { forbidden } from "../errors";
 import { followerStatus } from "../events/sshd-follower";
 import { hostReadiness, type HostReadiness } from "../hypervisor/readiness";
 import { filesystemUsage } from "../metrics/collectors/host";
-import { databaseBytes } from "../metrics/sampler-health";
-import { runningSampler, type SamplerStats } from "../metrics/sampler";
+import { databaseBytes, samplerStats } from "../metrics/sampler-health";
+import type { SamplerStats } from "../metrics/sampler";
 import { isAdmin, type Actor } from "../permissions";
 import { appVersion } from "../version";
 import { vmRoot } from "../folders";
@@ -19,8 +19,8 @@ import { networkPoolUsage } from "../network/owner-networks";
 export interface HealthProbes {
   databaseBytes(db: Db): Promise<number>;
   pendingMigrations(url: string): Promise<string[]>;
-  sampler(): SamplerStats | null;
-  host(): Promise<HostReadiness>;
+  sampler(db: Db): Promise<SamplerStats | null> | SamplerStats | null;
+  host(db: Db): Promise<HostReadiness>;
   freeBytes(path: string): Promise<{ free: number; total: number }>;
   version(): string;
 }
@@ -28,8 +28,8 @@ export interface HealthProbes {
 export const defaultProbes: HealthProbes = {
   databaseBytes,
   pendingMigrations: (url) => pendingMigrations(url),
-  sampler: () => runningSampler()?.stats() ?? null,
-  host: () => hostReadiness(),
+  sampler: samplerStats, // from the sampler lease: a web-only replica shows it too
+  host: (db) => hostReadiness(db), // stored by the host's background process: every replica shows the same
   async freeBytes(target) {
     const usage = await filesystemUsage(target);
     return { free: usage.availableBytes, total: usage.sizeBytes };
@@ -54,7 +54,7 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
   const [size, pending, host, disk, openAlerts, follower, networks, sshPorts, sharedNetworkVms] = await Promise.all([
     attempt(() => probes.databaseBytes(db)),
     attempt(() => probes.pendingMigrations(e.DATABASE_URL)),
-    attempt(() => probes.host()),
+    attempt(() => probes.host(db)),
     attempt(() => probes.freeBytes(vmRoot(e))),
     attempt(() => db.alertInstance.count({ where: { resolvedAt: null } })),
     attempt(() => followerStatus(db, e.SSHD_LOG_PATH)),
@@ -63,7 +63,8 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
     // VMs made before per-owner networks: on vagrant-libvirt's shared network until they are recreated.
     attempt(() => db.vm.count({ where: { state: { not: "DESTROYED" }, networkName: null } })),
   ]);
-  const sampler = probes.sampler();
+  const samplerProbe = await attempt(() => probes.sampler(db));
+  const sampler = samplerProbe.ok ? samplerProbe.value : null;
   return {
     database: { reachable: reachable.ok, latencyMs, error: reachable.ok ? null : reachable.error, bytes: size.ok ? size.value : null },
     migrations: pending.ok ? { pending: pending.value, error: null } : { pending: null, error: pending.error },
@@ -77,7 +78,7 @@ export async function adminHealth(db: Db, actor: Actor, probes: HealthProbes = d
           skippedTicks: sampler.skippedTicks,
         }
       : null,
-    host: host.ok ? host.value : { ready: false, message: host.error, checks: [], driver: null, checkedAt: new Date(now) },
+    host: host.ok ? host.value : { ready: false, message: host.error, checks: [], driver: null, checkedAt: new Date(now), checkedBy: null, current: false },
     vmRoot: { path: vmRoot(e), ...(disk.ok ? { ...disk.value, error: null } : { free: null, total: null, error: disk.error }) },
     openAlerts: openAlerts.ok ? openAlerts.value : null,
     sshdLog: { path: e.SSHD_LOG_PATH, following: e.SSHD_LOG_FOLLOW, state: follower.ok ? follower.value : null },

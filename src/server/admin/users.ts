@@ -9,10 +9,11 @@ import { conflict, DomainError, forbidden, notFound } from "../errors";
 import { isListedAdmin } from "../auth/policy";
 import { recordEvent } from "../events/record";
 import { canManageUsers, type Actor } from "../permissions";
-import { adminDestroyVm, adminStopVm, grantCredits } from "../vms/admin-actions";
+import { adminDestroyVm, adminStopVm } from "../vms/admin-actions";
+import { grantCredits } from "./credit-grants";
 import { balanceOf } from "../vms/ledger";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
-type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
+import type { Tx } from "../db/retry";
 
 export interface Change<T> {
   targetType: "User";
@@ -192,7 +193,9 @@ export async function deleteUser(db: Db, admin: Actor, userId: string, request: 
   };
 }
 
-export type BulkAction = { kind: "disable"; stopVms?: boolean } | { kind: "enable" } | { kind: "grant"; amount: number; reason: string };
+/** A bulk grant's idempotency key covers the whole request: each user's grant uses "<key>:<user id>", so a retried request grants nobody twice. */
+export type BulkAction =
+  { kind: "disable"; stopVms?: boolean } | { kind: "enable" } | { kind: "grant"; amount: number; reason: string; idempotencyKey?: string };
 
 export interface BulkOutcome {
   userId: string;
@@ -210,8 +213,9 @@ export async function bulkUserAction(db: Db, admin: Actor, userIds: string[], ac
     try {
       if (!email) throw notFound("User");
       if (action.kind === "grant") {
-        const balance = await grantCredits(db, admin, { userId, amount: action.amount, reason: action.reason }, request);
-        outcomes.push({ userId, email, ok: true, message: `balance now ${balance}` });
+        const idempotencyKey = action.idempotencyKey ? `${action.idempotencyKey}:${userId}` : null;
+        const { balance, replayed } = await grantCredits(db, admin, { userId, amount: action.amount, reason: action.reason, idempotencyKey }, request);
+        outcomes.push({ userId, email, ok: true, message: replayed ? `already granted, balance ${balance}` : `balance now ${balance}` });
       } else {
         const r = await setUserDisabled(db, admin, userId, action.kind === "disable", { stopVms: action.kind === "disable" && action.stopVms }, request);
         outcomes.push({ userId, email, ok: true, message: action.kind === "disable" ? `disabled, ${r.sessionsEnded} session(s) ended` : "enabled" });

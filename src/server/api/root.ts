@@ -6,6 +6,7 @@ import { metricsRouter } from "./routers/metrics";
 import { vmsRouter } from "./routers/vms";
 import { eventsRouter } from "./routers/events";
 import { sshKeysRouter } from "./routers/ssh-keys";
+import { apiTokensRouter } from "./routers/api-tokens";
 
 export const appRouter = createTRPCRouter({
   me: meRouter,
@@ -14,6 +15,7 @@ export const appRouter = createTRPCRouter({
   vms: vmsRouter,
   events: eventsRouter,
   sshKeys: sshKeysRouter,
+  apiTokens: apiTokensRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -2,6 +2,7 @@
 // step that makes the first user an admin; the Auth.js wiring in index.ts
 // calls these and records the events.
 import type { Db } from "../db/client";
+import { retryTransaction } from "../db/retry";
 import type { Env } from "../env";
 
 export type RefusalReason = "no-email" | "unverified-email" | "not-allowed" | "disabled";
@@ -61,14 +62,6 @@ export function decideSignIn(
   return { allowed: true };
 }
 
-/** A serializable transaction that lost to a concurrent one (Prisma P2034; PostgreSQL 40001; SQLite busy, which Prisma reports as a timeout). */
-function isSerializationFailure(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return (
-    e?.code === "P2034" || /could not serialize|40001|TransactionWriteConflict|SQLITE_BUSY|database is locked|Operation has timed out/i.test(e?.message ?? "")
-  );
-}
-
 /**
  * Creates a user with the role the policy gives: ADMIN for listed admin emails;
  * with no admin listed, ADMIN for the first user when no admin exists yet;
@@ -83,27 +76,22 @@ export async function createUserWithRole(
   adminEmails: string[],
 ) {
   const email = data.email.toLowerCase();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await client.$transaction(
-        async (tx) => {
-          let role: "USER" | "ADMIN" = "USER";
-          let firstAdmin = false;
-          if (isListedAdmin(email, adminEmails)) role = "ADMIN";
-          else if (adminEmails.length === 0 && (await tx.user.count({ where: { role: "ADMIN" } })) === 0) {
-            role = "ADMIN";
-            firstAdmin = true;
-          }
-          const user = await tx.user.create({
-            data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role },
-          });
-          return { user, firstAdmin };
-        },
-        { isolationLevel: "Serializable" },
-      );
-    } catch (err) {
-      if (attempt >= 10 || !isSerializationFailure(err)) throw err;
-      await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 30));
-    }
-  }
+  return retryTransaction(() =>
+    client.$transaction(
+      async (tx) => {
+        let role: "USER" | "ADMIN" = "USER";
+        let firstAdmin = false;
+        if (isListedAdmin(email, adminEmails)) role = "ADMIN";
+        else if (adminEmails.length === 0 && (await tx.user.count({ where: { role: "ADMIN" } })) === 0) {
+          role = "ADMIN";
+          firstAdmin = true;
+        }
+        const user = await tx.user.create({
+          data: { email, name: data.name ?? null, image: data.image ?? null, emailVerified: data.emailVerified ?? null, role },
+        });
+        return { user, firstAdmin };
+      },
+      { isolationLevel: "Serializable" },
+    ),
+  );
 }

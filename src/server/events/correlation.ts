@@ -12,11 +12,18 @@
 //   sign-in: there is nothing to compare with yet);
 // - mass destroy: a user destroying more than MASS_DESTROY_THRESHOLD VMs within
 //   MASS_DESTROY_WINDOW_MIN raises one warning per burst.
-// Burst state lives in CorrelationState so a restart does not raise twice.
+//
+// The rules run in the background process and read new events by cursor
+// (./cursor.ts, named "correlation"), so they see the events of every process
+// (web-only replicas included) exactly once: each event a rule looks at is
+// handled in the transaction that moves the cursor past it. Burst state lives
+// in CorrelationState so a restart does not raise twice.
 import type { Prisma } from "../../generated/prisma/sqlite/client";
 import type { Db } from "../db/client";
+import type { Tx } from "../db/retry";
 import { env, type Env } from "../env";
-import { onEvent, recordEvent } from "./record";
+import { EventCursor, type EventCursorOptions } from "./cursor";
+import { recordEvent } from "./record";
 
 export interface Clock {
   now(): Date;
@@ -73,39 +80,33 @@ const signInFailureWhere: Prisma.EventWhereInput = {
 export const isSuccessfulSignIn = (e: { type: string; action: string }) => e.type === "auth" && e.action === "signin";
 export const isVmDestroy = (e: { type: string; action: string }) => e.type === "vm" && e.action === "vm.destroy";
 
-export class CorrelationEngine {
-  // Events are looked at one at a time so two concurrent failures cannot both
-  // see "not raised yet" and raise twice.
-  private queue: Promise<void> = Promise.resolve();
+/** The cursor the rules read events from. */
+export const CORRELATION_CURSOR = "correlation";
 
+export class CorrelationEngine {
   constructor(
-    private readonly db: Db,
     private readonly settings: CorrelationSettings = correlationSettings(),
     private readonly clock: Clock = systemClock,
   ) {}
 
-  observe(event: ObservedEvent): Promise<void> {
-    // Only events a rule looks at are queued. The events the rules raise are
-    // never among them, which matters: a rule awaits recordEvent(), which
-    // awaits this listener, so queueing them would wait on itself.
-    if (!isSignInFailure(event) && !isSuccessfulSignIn(event) && !isVmDestroy(event)) return Promise.resolve();
-    const run = this.queue.then(() => this.apply(event));
-    this.queue = run.catch((err) => console.error("[correlation] rule failed:", err));
-    return this.queue;
+  /** Whether a rule looks at this event. The events the rules raise are never among them. */
+  wants(event: { type: string; action: string }): boolean {
+    return isSignInFailure(event) || isSuccessfulSignIn(event) || isVmDestroy(event);
   }
 
-  private async apply(e: ObservedEvent) {
-    if (isSignInFailure(e) && e.sourceIp) await this.bruteForce(e, e.sourceIp);
-    else if (isSuccessfulSignIn(e) && e.actorId && e.sourceIp) await this.adminNewIp(e, e.actorId, e.sourceIp);
-    else if (isVmDestroy(e) && e.actorId) await this.massDestroy(e, e.actorId);
+  /** Applies the rules to one event, reading and writing through `db` (the transaction that moves the cursor past it). */
+  async apply(db: Db | Tx, e: ObservedEvent): Promise<void> {
+    if (isSignInFailure(e) && e.sourceIp) await this.bruteForce(db, e, e.sourceIp);
+    else if (isSuccessfulSignIn(e) && e.actorId && e.sourceIp) await this.adminNewIp(db, e, e.actorId, e.sourceIp);
+    else if (isVmDestroy(e) && e.actorId) await this.massDestroy(db, e, e.actorId);
   }
 
   /**
    * Advances the burst for `key` to the event's time and, unless this burst
    * already raised, asks `shouldRaise` and raises when it says so.
    */
-  private async burst(key: string, at: Date, windowMs: number, shouldRaise: () => Promise<boolean>, raise: () => Promise<unknown>) {
-    const state = await this.db.correlationState.findUnique({ where: { key } });
+  private async burst(db: Db | Tx, key: string, at: Date, windowMs: number, shouldRaise: () => Promise<boolean>, raise: () => Promise<unknown>) {
+    const state = await db.correlationState.findUnique({ where: { key } });
     const quiet = !state || at.getTime() - state.lastSeenAt.getTime() >= windowMs;
     let raisedAt = quiet ? null : state.raisedAt;
     const lastSeenAt = state && state.lastSeenAt > at ? state.lastSeenAt : at;
@@ -113,24 +114,25 @@ export class CorrelationEngine {
       raisedAt = at;
       await raise();
     }
-    await this.db.correlationState.upsert({ where: { key }, create: { key, lastSeenAt, raisedAt }, update: { lastSeenAt, raisedAt } });
+    await db.correlationState.upsert({ where: { key }, create: { key, lastSeenAt, raisedAt }, update: { lastSeenAt, raisedAt } });
   }
 
-  private async bruteForce(e: ObservedEvent, ip: string) {
+  private async bruteForce(db: Db | Tx, e: ObservedEvent, ip: string) {
     const { bruteForceThreshold: threshold, bruteForceWindowMs: windowMs } = this.settings;
     let count = 0;
     await this.burst(
+      db,
       `bruteforce:${ip}`,
       e.createdAt,
       windowMs,
       async () => {
-        count = await this.db.event.count({
+        count = await db.event.count({
           where: { sourceIp: ip, createdAt: { gt: new Date(e.createdAt.getTime() - windowMs), lte: e.createdAt }, ...signInFailureWhere },
         });
         return count >= threshold;
       },
       () =>
-        recordEvent(this.db, {
+        recordEvent(db, {
           type: "auth",
           action: RAISED.bruteForce,
           severity: "CRITICAL",
@@ -142,16 +144,16 @@ export class CorrelationEngine {
     );
   }
 
-  private async adminNewIp(e: ObservedEvent, userId: string, ip: string) {
-    const user = await this.db.user.findUnique({ where: { id: userId }, select: { email: true, role: true } });
+  private async adminNewIp(db: Db | Tx, e: ObservedEvent, userId: string, ip: string) {
+    const user = await db.user.findUnique({ where: { id: userId }, select: { email: true, role: true } });
     if (user?.role !== "ADMIN") return;
     const earlier = { actorId: userId, type: "auth", action: "signin", id: { not: e.id }, createdAt: { lte: e.createdAt } } satisfies Prisma.EventWhereInput;
     const [fromThisIp, anyBefore] = await Promise.all([
-      this.db.event.findFirst({ where: { ...earlier, sourceIp: ip }, select: { id: true } }),
-      this.db.event.findFirst({ where: earlier, select: { id: true } }),
+      db.event.findFirst({ where: { ...earlier, sourceIp: ip }, select: { id: true } }),
+      db.event.findFirst({ where: earlier, select: { id: true } }),
     ]);
     if (fromThisIp || !anyBefore) return;
-    await recordEvent(this.db, {
+    await recordEvent(db, {
       type: "auth",
       action: RAISED.adminNewIp,
       severity: "WARNING",
@@ -165,22 +167,23 @@ export class CorrelationEngine {
     });
   }
 
-  private async massDestroy(e: ObservedEvent, userId: string) {
+  private async massDestroy(db: Db | Tx, e: ObservedEvent, userId: string) {
     const { massDestroyThreshold: threshold, massDestroyWindowMs: windowMs } = this.settings;
     let count = 0;
     await this.burst(
+      db,
       `massdestroy:${userId}`,
       e.createdAt,
       windowMs,
       async () => {
-        count = await this.db.event.count({
+        count = await db.event.count({
           where: { actorId: userId, type: "vm", action: "vm.destroy", createdAt: { gt: new Date(e.createdAt.getTime() - windowMs), lte: e.createdAt } },
         });
         return count > threshold;
       },
       async () => {
-        const user = await this.db.user.findUnique({ where: { id: userId }, select: { email: true } });
-        return recordEvent(this.db, {
+        const user = await db.user.findUnique({ where: { id: userId }, select: { email: true } });
+        return recordEvent(db, {
           type: "vm",
           action: RAISED.massDestroy,
           severity: "WARNING",
@@ -201,14 +204,43 @@ export async function pruneCorrelationState(db: Db, before: Date) {
   return count;
 }
 
-/** Hooks the rules to every recorded event. */
-export function startCorrelation(db: Db, settings?: CorrelationSettings, clock?: Clock): { engine: CorrelationEngine; stop(): Promise<void> } {
-  const engine = new CorrelationEngine(db, settings, clock);
-  const unsubscribe = onEvent((event) => engine.observe(event));
+export interface CorrelationOptions extends EventCursorOptions {
+  /** How often the background process looks for new events (ms). */
+  pollMs?: number;
+}
+
+/** The rules reading new events by cursor, now and then every pollMs, until stopped. */
+export function startCorrelation(
+  db: Db,
+  settings?: CorrelationSettings,
+  clock?: Clock,
+  opts: CorrelationOptions = {},
+): { engine: CorrelationEngine; catchUp(): Promise<number>; stop(): Promise<void> } {
+  const engine = new CorrelationEngine(settings, clock);
+  const cursor = new EventCursor(db, CORRELATION_CURSOR, opts);
+  const handler = { wants: (e: ObservedEvent) => engine.wants(e), handle: (tx: Tx, e: ObservedEvent) => engine.apply(tx, e) };
+  // One read at a time: a catch-up asked for during a read waits for it and reads once more.
+  let reading: Promise<number> = Promise.resolve(0);
+  const catchUp = () => (reading = reading.catch(() => 0).then(() => cursor.readNew(handler)));
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const loop = () => {
+    if (stopped) return;
+    catchUp()
+      .catch((err) => console.error("[correlation] reading new events failed:", err))
+      .finally(() => {
+        if (!stopped) (timer = setTimeout(loop, opts.pollMs ?? 2000)).unref?.();
+      });
+  };
+  loop();
   return {
     engine,
+    catchUp,
+    /** Stops polling after one last read, so events recorded up to now (the sshd follower's last lines) are still looked at. */
     async stop() {
-      unsubscribe();
+      stopped = true;
+      clearTimeout(timer);
+      await catchUp().catch((err) => console.error("[correlation] last read failed:", err));
     },
   };
 }

@@ -2,6 +2,7 @@
 // else inserts into the Event table, so the feed, correlation rules and export
 // see one consistent shape.
 import type { Db } from "../db/client";
+import type { Tx } from "../db/retry";
 
 export const EVENT_TYPES = ["auth", "vm", "alert", "ssh", "admin", "system"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -24,30 +25,14 @@ export interface EventInput {
   at?: Date;
 }
 
-type EventListener = (event: {
-  id: string;
-  type: EventType;
-  action: string;
-  severity: Severity;
-  createdAt: Date;
-  sourceIp: string | null;
-  actorId: string | null;
-  details: Record<string, unknown> | null;
-}) => void | Promise<void>;
-// On globalThis: Next bundles the instrumentation hook (where the correlation
-// rules subscribe) apart from the route handlers (where most events are
-// recorded), each with its own copy of this module; one set serves both.
-const globalForListeners = globalThis as unknown as { twargaEventListeners?: Set<EventListener> };
-const listeners = (globalForListeners.twargaEventListeners ??= new Set<EventListener>());
-
-/** Subscribes to every recorded event (correlation rules, live feed). Returns an unsubscribe. */
-export function onEvent(listener: EventListener): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
-}
-
-export async function recordEvent(client: Db, input: EventInput) {
-  const row = await client.event.create({
+/**
+ * Writes one event. Pass a transaction's client to write it with the change it
+ * describes: both commit, or neither. No listener is called in-process:
+ * readers such as the correlation rules read committed rows by Event.seq from
+ * their EventCursor, whichever process wrote them.
+ */
+export async function recordEvent(client: Db | Tx, input: EventInput) {
+  return client.event.create({
     data: {
       type: input.type,
       action: input.action,
@@ -63,21 +48,4 @@ export async function recordEvent(client: Db, input: EventInput) {
       ...(input.at ? { createdAt: input.at } : {}),
     },
   });
-  for (const listener of listeners) {
-    try {
-      await listener({
-        id: row.id,
-        type: input.type,
-        action: input.action,
-        severity: row.severity,
-        createdAt: row.createdAt,
-        sourceIp: row.sourceIp,
-        actorId: row.actorId,
-        details: input.details ?? null,
-      });
-    } catch (err) {
-      console.error("[events] listener failed:", err);
-    }
-  }
-  return row;
 }

@@ -1,5 +1,6 @@
-// The security events background service: correlation rules on every recorded
-// event, the sshd log follower (SSHD_LOG_FOLLOW) and the retention job.
+// The security events background service: the correlation rules, reading the
+// events every process records by cursor; the sshd log follower
+// (SSHD_LOG_FOLLOW) and the retention job.
 import type { Db } from "../db/client";
 import { env } from "../env";
 import { startCorrelation } from "./correlation";
@@ -11,7 +12,7 @@ export function startEventServices(db: Db): { stop(): Promise<void> } {
   const handles = [startCorrelation(db), startEventRetention(db), ...(e.SSHD_LOG_FOLLOW ? [startSshdFollower(db, e.SSHD_LOG_PATH)] : [])];
   return {
     async stop() {
-      // The follower first: its last poll still goes through the rules.
+      // The follower first, then the rules: their last read still sees the follower's last lines.
       for (const h of [...handles].reverse()) await h.stop().catch((err) => console.error("[events] stop failed:", err));
     },
   };

@@ -7,7 +7,7 @@ import { canViewHostMetrics, canViewVm, type Actor } from "../permissions";
 import { METRIC_NAMES, type MetricName, type MetricValues } from "./catalog";
 import { fsSource, HOST_SOURCE, sourceKind, vmIdOf, vmSource } from "./sources";
 import { watchedPaths } from "./collectors/host";
-import { vmUnavailability } from "./collectors/vms";
+import { readingGap } from "./reading-gaps";
 import { assertCanViewVmMetrics, visibleRunningVms, vmOwners } from "./vm-access";
 
 /** How far back the sparklines reach. */
@@ -129,7 +129,7 @@ export async function vmCurrentState(db: Db, actor: Actor, vmId: string, nowMs =
     now: nowMs,
     intervalMs: env().SAMPLER_INTERVAL_MS,
     ...toNow(source, rows.get(source) ?? [], VM_TREND_METRICS, nowMs),
-    unavailable: vmUnavailability(vmId),
+    unavailable: await readingGap(db, vmId),
     alerts: alerts.map((a) => ({ id: a.id, severity: a.severity, ruleName: a.rule.name, metric: a.rule.metric, openedAt: a.openedAt, lastValue: a.lastValue })),
   };
 }

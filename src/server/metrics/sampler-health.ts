@@ -1,14 +1,41 @@
 // Sampler health for admins: the sampler's own counters plus how big the
-// metric tables are.
-import type { Db } from "../db/client";
+// metric tables are. The counters come from the sampler lease, where the
+// sampling process publishes them with every heartbeat, so every process (a
+// web-only replica too) shows them.
+import { providerOfClient, type Db } from "../db/client";
+import { hostId, liveLeases } from "../leases";
 import { rollupCursors, TIER_TABLE, type Tier } from "./store";
-import { runningSampler, type SamplerStats } from "./sampler";
+import { runningSampler, SAMPLER_LEASE_PREFIX, type SamplerStats } from "./sampler";
 
-const provider = (db: Db) => (db as unknown as { _activeProvider?: string })._activeProvider ?? "sqlite";
+export interface SamplerStatus {
+  host: string;
+  /** The process that samples: "<host id>:<pid>:<random>". */
+  holder: string;
+  heartbeatAt: Date;
+  stats: SamplerStats | null;
+}
+
+/** Every host's live sampler, as its lease says (no lease: no process samples that host). */
+export async function liveSamplers(db: Db, nowMs = Date.now()): Promise<SamplerStatus[]> {
+  return (await liveLeases(db, SAMPLER_LEASE_PREFIX, nowMs)).map((l) => ({
+    host: l.name.slice(SAMPLER_LEASE_PREFIX.length),
+    holder: l.holder,
+    heartbeatAt: l.heartbeatAt,
+    stats: (l.status as SamplerStats | null) ?? null,
+  }));
+}
+
+/** This host's sampler counters: live from this process when it samples, else as last published on the lease. */
+export async function samplerStats(db: Db): Promise<SamplerStats | null> {
+  const local = runningSampler();
+  if (local) return local.stats();
+  const live = await liveSamplers(db);
+  return (live.find((s) => s.host === hostId()) ?? live[0])?.stats ?? null;
+}
 
 /** Size of the whole database in bytes. */
 export async function databaseBytes(db: Db): Promise<number> {
-  if (provider(db) === "postgresql") {
+  if (providerOfClient(db) === "postgresql") {
     const rows = await db.$queryRawUnsafe<{ size: bigint | number }[]>(`SELECT pg_database_size(current_database()) AS "size"`);
     return Number(rows[0]?.size ?? 0);
   }
@@ -19,6 +46,7 @@ export async function databaseBytes(db: Db): Promise<number> {
 
 export interface MetricsHealth {
   sampler: SamplerStats | null;
+  samplers: SamplerStatus[];
   databaseBytes: number;
   rowsByTier: Record<Tier, number>;
   rollupClosedThrough: { minute: number | null; hour: number | null };
@@ -31,7 +59,8 @@ export async function metricsHealth(db: Db): Promise<MetricsHealth> {
     rowsByTier[tier] = Number(rows[0]?.n ?? 0);
   }
   return {
-    sampler: runningSampler()?.stats() ?? null,
+    sampler: await samplerStats(db),
+    samplers: await liveSamplers(db),
     databaseBytes: await databaseBytes(db),
     rowsByTier,
     rollupClosedThrough: await rollupCursors(db),

@@ -1,4 +1,6 @@
-// The sampler: one per server process, a tick every SAMPLER_INTERVAL_MS.
+// The sampler: one per host, a tick every SAMPLER_INTERVAL_MS. It runs in the
+// background process that holds the host's sampler lease (service.ts); the
+// alert evaluator runs inside its ticks, so it is as single as the sampler.
 //
 // A tick collects from every collector at once, writes all readings in one
 // transaction, rolls up the buckets that closed and evaluates alerts. Ticks
@@ -10,12 +12,20 @@
 import { performance } from "node:perf_hooks";
 import type { Db } from "../db/client";
 import { env } from "../env";
+import { DomainError } from "../errors";
+import { hostId, liveLeases, type HeldLease } from "../leases";
 import { AlertEvaluator } from "./alerts/evaluator";
 import { ensureDefaultAlertRules } from "./alerts/rules";
 import { createHostCollector } from "./collectors/host";
 import type { Collector, Reading } from "./collectors/types";
 import { createVmCollector, type VmReadingSource } from "./collectors/vms";
+import { requestCollect } from "./collect-requests";
+import { trackReadingGaps } from "./reading-gaps";
 import { applyRetention, rollUpClosedBuckets, writeTick, type RetentionResult } from "./store";
+
+/** Each host's sampler lease is "metrics-sampler:<host id>". */
+export const SAMPLER_LEASE_PREFIX = "metrics-sampler:";
+export const samplerLeaseName = (host = hostId()) => `${SAMPLER_LEASE_PREFIX}${host}`;
 
 export interface SamplerOptions {
   db: Db;
@@ -25,6 +35,8 @@ export interface SamplerOptions {
   vmSource?: VmReadingSource | null;
   retentionIntervalMs?: number | null;
   alerts?: AlertEvaluator | null;
+  /** The host's sampler lease: scheduled ticks are skipped while it may have lapsed (another process may be taking over). */
+  lease?: HeldLease | null;
   now?: () => number;
   log?: (message: string) => void;
 }
@@ -51,6 +63,8 @@ export interface SamplerStats {
   lastErrors: Record<string, { message: string; at: number }>;
   lastRetentionAt: number | null;
   lastRetention: RetentionResult | null;
+  /** The last tick's outcome, for a "collect now" asked in another process. */
+  lastTick: { ts: number; durationMs: number; written: number; errors: Record<string, string> } | null;
 }
 
 export interface Sampler {
@@ -80,7 +94,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
   const intervalMs = opts.intervalMs ?? env().SAMPLER_INTERVAL_MS;
   const now = opts.now ?? Date.now;
   const log = opts.log ?? ((m: string) => console.warn(`[sampler] ${m}`));
-  const collectors = opts.collectors ?? [createHostCollector(), ...(opts.vmSource ? [createVmCollector(opts.vmSource)] : [])];
+  const collectors = opts.collectors ?? [createHostCollector(), ...(opts.vmSource ? [createVmCollector(trackReadingGaps(db, opts.vmSource, log))] : [])];
   const alerts = opts.alerts === undefined ? new AlertEvaluator() : opts.alerts;
   const retentionIntervalMs = opts.retentionIntervalMs === undefined ? env().RETENTION_INTERVAL_MIN * 60_000 : opts.retentionIntervalMs;
 
@@ -98,6 +112,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
     lastErrors: {},
     lastRetentionAt: null,
     lastRetention: null,
+    lastTick: null,
   };
   const durations: number[] = [];
   const loggedKinds = new Set<string>();
@@ -141,6 +156,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
     s.lastTickDurationMs = durationMs;
     durations.push(durationMs);
     if (durations.length > DURATION_WINDOW) durations.shift();
+    s.lastTick = { ts, durationMs, written, errors };
     return { ts, durationMs, readings, written, errors };
   }
 
@@ -154,6 +170,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
   }
 
   function scheduledTick() {
+    if (opts.lease && !opts.lease.valid()) return; // the lease runner stops this sampler, or renews the lease, shortly
     if (inFlight) {
       s.skippedTicks++;
       return;
@@ -210,9 +227,10 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
   };
 }
 
-// One sampler per process: the dev server re-evaluates modules on reload, so
-// the running instance is kept on globalThis and a second start returns it.
-const globalForSampler = globalThis as unknown as { twargaSampler?: Sampler; twargaOneOffSampler?: { db: Db; sampler: Sampler } };
+// One sampler per process at most: the dev server re-evaluates modules on
+// reload, so the running instance is kept on globalThis and a second start
+// returns it. Which process runs it at all is the lease's business (service.ts).
+const globalForSampler = globalThis as unknown as { twargaSampler?: Sampler };
 
 /** Starts the process's sampler (or returns the one already running). */
 export function startSampler(opts: SamplerOptions): Sampler {
@@ -230,29 +248,55 @@ export function startSampler(opts: SamplerOptions): Sampler {
   return handle;
 }
 
-/** The running sampler of this process, if any. */
+/** The running sampler of this process, if any (only in the process that holds this host's sampler lease). */
 export const runningSampler = (): Sampler | null => globalForSampler.twargaSampler ?? null;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref?.());
+
 /**
- * Runs one tick now and returns its readings: on the running sampler when there
- * is one, else with a one-off sampler (a web-only replica), which writes the
- * readings too.
+ * "Collect now": runs one tick and returns it. In the process that runs the
+ * sampler, on the sampler itself. Anywhere else (a web-only replica, a
+ * background process waiting for the lease) it never samples itself: it asks
+ * the sampler's process (a PostgreSQL notification; with SQLite that process
+ * collects at its next scheduled tick) and waits until that process reports a
+ * tick that started after the request, then returns that tick with the
+ * readings it stored.
  */
-export async function collectNow(db: Db): Promise<TickResult> {
+export async function collectNow(db: Db, opts: { timeoutMs?: number } = {}): Promise<TickResult> {
   const running = runningSampler();
   if (running) return running.tick();
-  // Kept between calls so CPU shares and rates cover the time since the last one.
-  let oneOff = globalForSampler.twargaOneOffSampler;
-  if (oneOff?.db !== db) {
-    await ensureDefaultAlertRules(db); // its ticks evaluate alerts too
-    oneOff = globalForSampler.twargaOneOffSampler = { db, sampler: createSampler({ db, retentionIntervalMs: null }) };
-    // The first reading of those deltas needs a measurable interval.
-    await new Promise((r) => setTimeout(r, 500));
+  const requestedAt = Date.now();
+  const pick = async () => {
+    const live = await liveLeases(db, SAMPLER_LEASE_PREFIX);
+    return live.find((l) => l.name === samplerLeaseName()) ?? live[0] ?? null;
+  };
+  const lease = await pick();
+  if (!lease) {
+    throw new DomainError(
+      "PRECONDITION_FAILED",
+      "No process is sampling: start the app with BACKGROUND_SERVICES=true (and SAMPLER_ENABLED=true) on the host; web-only replicas never sample.",
+    );
   }
-  return oneOff.sampler.tick();
+  await requestCollect(db);
+  const e = env();
+  const deadline = requestedAt + (opts.timeoutMs ?? e.SAMPLER_INTERVAL_MS + e.SERVICE_LEASE_TTL_S * 1000);
+  for (;;) {
+    const row = await db.serviceLease.findUnique({ where: { name: lease.name } });
+    const tick = (row?.status as Partial<SamplerStats> | null)?.lastTick;
+    if (tick && tick.ts >= requestedAt) {
+      const rows = await db.metricSample.findMany({ where: { ts: BigInt(Math.trunc(tick.ts)) } });
+      const readings: Reading[] = rows.map(({ source, ts: _ts, ...values }) => ({
+        source,
+        values: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null)) as Reading["values"],
+      }));
+      return { ...tick, readings };
+    }
+    if (Date.now() >= deadline) throw new DomainError("CONFLICT", `The sampler (${lease.holder}) did not report a new tick in time; try again.`);
+    await sleep(200);
+  }
 }
 
-/** Retention now (admin button): through the running sampler, else directly. */
+/** Retention now (admin button): through this process's sampler when it runs one, else directly (deleting old rows twice is harmless). */
 export async function retentionNow(db: Db): Promise<RetentionResult> {
   return runningSampler()?.retentionNow() ?? applyRetention(db, Date.now());
 }

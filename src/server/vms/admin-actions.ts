@@ -7,11 +7,10 @@ import { recordEvent } from "../events/record";
 import { assertAdmin, type Actor } from "../permissions";
 import { assertHostReady } from "./host-gate";
 import { enqueueOperation, loadVisibleVm } from "./lifecycle";
+import { requestDestroy } from "./cancel";
 import { NO_REQUEST, type RequestInfo } from "../request-info";
-import { checkStartAllowed, setUserQuota, type Quota } from "./quotas";
+import { setUserQuota, type Quota } from "./quotas";
 import { refusalReason } from "./transitions";
-
-export { grantCredits } from "./ledger";
 
 export async function adminStopVm(db: Db, admin: Actor, vmId: string, request: RequestInfo = NO_REQUEST) {
   assertAdmin(admin);
@@ -19,13 +18,12 @@ export async function adminStopVm(db: Db, admin: Actor, vmId: string, request: R
   return enqueueOperation(db, admin, vm, "stop", request);
 }
 
-/** Starts a VM for its owner; the owner's running quota and credits still apply. */
+/** Starts a VM for its owner; the owner's running quota and credits still apply (enqueueOperation claims them for the owner). */
 export async function adminStartVm(db: Db, admin: Actor, vmId: string, request: RequestInfo = NO_REQUEST) {
   assertAdmin(admin);
   const vm = await loadVisibleVm(db, admin, vmId);
   const reason = refusalReason("start", vm.state, vm.name);
   if (reason) throw conflict(reason);
-  await checkStartAllowed(db, vm.ownerId, vm);
   return enqueueOperation(db, admin, vm, "start", request);
 }
 
@@ -33,7 +31,8 @@ export async function adminStartVm(db: Db, admin: Actor, vmId: string, request: 
 export async function adminDestroyVm(db: Db, admin: Actor, vmId: string, request: RequestInfo = NO_REQUEST) {
   assertAdmin(admin);
   const vm = await loadVisibleVm(db, admin, vmId);
-  return enqueueOperation(db, admin, vm, "destroy", request);
+  // The same destroy as the owner's: it works in every state (a queued job is dropped, a running one ended).
+  return requestDestroy(db, admin, vm.id, vm.name, request);
 }
 
 /** Asks every running VM to stop (VMs busy with another operation are skipped). */
@@ -46,7 +45,7 @@ export async function stopAllRunningVms(
 ): Promise<{ requested: string[]; skipped: string[] }> {
   assertAdmin(admin);
   // Said once, up front, rather than as every VM skipped.
-  await assertHostReady(e);
+  await assertHostReady(db, e);
   const running = await db.vm.findMany({ where: { state: "RUNNING" }, select: { id: true, name: true, ownerId: true } });
   const requested: string[] = [];
   const skipped: string[] = [];

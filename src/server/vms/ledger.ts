@@ -3,14 +3,9 @@
 // balance; an idempotency key makes a retried charge or grant a no-op.
 import type { CreditEntryKind } from "~/generated/prisma/sqlite/enums";
 import type { Db } from "../db/client";
+import type { Tx } from "../db/retry";
 import { env, type Env } from "../env";
-import { DomainError } from "../errors";
-import { recordEvent } from "../events/record";
-import { isAdmin, type Actor } from "../permissions";
 import { roundCredits } from "./pricing";
-import { NO_REQUEST, type RequestInfo } from "../request-info";
-
-type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
 export interface LedgerEntryInput {
   userId: string;
@@ -71,40 +66,4 @@ export async function currentBalance(db: Db, userId: string, e: Env = env()): Pr
 
 export function listLedgerEntries(db: Db, userId: string, take = 100) {
   return db.creditLedgerEntry.findMany({ where: { userId }, orderBy: { createdAt: "desc" }, take });
-}
-
-/** An admin grants (positive) or takes back (negative) credits; recorded and audited. */
-export async function grantCredits(
-  db: Db,
-  admin: Actor,
-  input: { userId: string; amount: number; reason: string },
-  request: RequestInfo = NO_REQUEST,
-): Promise<number> {
-  if (!isAdmin(admin)) throw new DomainError("FORBIDDEN", "Only admins can grant credits.");
-  if (!Number.isFinite(input.amount) || input.amount === 0) throw new DomainError("BAD_REQUEST", "The amount must be a non-zero number.");
-  if (!input.reason.trim()) throw new DomainError("BAD_REQUEST", "Say why the credits change.");
-  const user = await db.user.findUnique({ where: { id: input.userId }, select: { id: true, email: true } });
-  if (!user) throw new DomainError("NOT_FOUND", "User not found.");
-  await ensureInitialGrant(db, user.id);
-  await addLedgerEntry(db, {
-    userId: user.id,
-    kind: input.amount > 0 ? "GRANT" : "CHARGE",
-    amount: input.amount,
-    reason: input.reason.trim(),
-    actorId: admin.id,
-    actorEmail: admin.email,
-  });
-  const balance = await balanceOf(db, user.id);
-  await recordEvent(db, {
-    type: "admin",
-    action: "credits.grant",
-    message: `${admin.email} ${input.amount > 0 ? "granted" : "took back"} ${Math.abs(input.amount)} credits ${input.amount > 0 ? "to" : "from"} ${user.email}: ${input.reason.trim()}`,
-    actorId: admin.id,
-    actorEmail: admin.email,
-    targetUserId: user.id,
-    sourceIp: request.sourceIp,
-    userAgent: request.userAgent,
-    details: { amount: input.amount, balance },
-  });
-  return balance;
 }

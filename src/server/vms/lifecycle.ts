@@ -1,16 +1,18 @@
 // Launching VMs and asking for operations on them. Each request checks the
-// permission rule, the state table and (for launches and starts) the quotas and
-// credits, then queues a job; the job runner does the work.
+// permission rule, the state table and (for launches, starts and restarts) the
+// quotas and credits through the owner's quota claim (quotas.ts), then queues a
+// job; the job runner does the work.
 import { ZodError } from "zod";
 import type { Vm, VmJob } from "~/generated/prisma/sqlite/client";
 import type { Db } from "../db/client";
+import type { Tx } from "../db/retry";
 import { env, type Env } from "../env";
 import { conflict, DomainError, forbidden, isUniqueViolation, notFound } from "../errors";
 import { recordEvent } from "../events/record";
 import { vmDriver } from "../hypervisor/driver";
 import { canActOnVm, canViewVm, type Actor } from "../permissions";
 import { assertHostReady } from "./host-gate";
-import { checkLaunchAllowed, checkStartAllowed } from "./quotas";
+import { withQuotaClaim, type Claim } from "./quotas";
 import { wakeJobRunner } from "./runner";
 import { checkBoxMinimums, createVmInputSchema, specLimits } from "./spec";
 import { OPERATIONS, refusalReason, type VmOperation } from "./transitions";
@@ -21,20 +23,6 @@ import { allocateOwnerNetwork, releaseOwnerNetworkIfUnused } from "../network/ow
 /** Who asked: a person, or the system itself (metering, admin bulk actions name the admin). */
 export type Requester = Actor | { id: null; email: "system" };
 export const SYSTEM: Requester = { id: null, email: "system" };
-
-// Launch checks read then write; serialising them per user (in this process)
-// stops two quick launches from both fitting a quota only one of them fits.
-const userLocks = new Map<string, Promise<unknown>>();
-async function withUserLock<T>(userId: string, fn: () => Promise<T>): Promise<T> {
-  const previous = userLocks.get(userId) ?? Promise.resolve();
-  const next = previous.catch(() => {}).then(fn);
-  userLocks.set(userId, next);
-  try {
-    return await next;
-  } finally {
-    if (userLocks.get(userId) === next) userLocks.delete(userId);
-  }
-}
 
 /** Loads a VM the actor may see; someone else's VM looks like a missing one. */
 export async function loadVisibleVm(db: Db, actor: Actor | null, vmId: string): Promise<Vm> {
@@ -51,36 +39,47 @@ export async function createVm(db: Db, actor: Actor, rawInput: unknown, request:
     if (err instanceof ZodError) throw new DomainError("BAD_REQUEST", err.issues.map((i) => i.message).join(" "));
     throw err;
   }
-  await assertHostReady(e);
+  await assertHostReady(db, e);
   const box = await db.box.findUnique({ where: { id: input.boxId } });
   if (!box?.enabled) throw new DomainError("BAD_REQUEST", "That box is not in the catalog.");
   checkBoxMinimums(input, box);
   const driver = (await vmDriver(e)).driver;
-  const vm = await withUserLock(actor.id, async () => {
-    await checkLaunchAllowed(db, actor.id, input, e);
-    // The owner's network (their first VM takes a /24 from the pool; none left refuses the launch here, not in the job).
-    await allocateOwnerNetwork(db, actor.id, e);
-    try {
-      return await db.vm.create({
-        data: {
-          name: input.name,
-          activeName: input.name,
-          ownerId: actor.id,
-          boxId: box.id,
-          cpus: input.cpus,
-          ramMb: input.ramMb,
-          diskGb: input.diskGb,
-          driver,
-          state: "PENDING",
-        },
-      });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`You already have a VM named ${input.name}. Pick another name.`);
-      throw err;
-    }
-  });
-  // The VM's forwarded SSH port, for its whole life; with none left the launch is refused and leaves nothing behind.
+  const duplicateName = conflict(`You already have a VM named ${input.name}. Pick another name.`);
+  // The claim inserts the VM as PENDING, which counts from that moment.
+  const vm = await withQuotaClaim(
+    db,
+    actor.id,
+    { kind: "launch", spec: input },
+    async (tx) => {
+      // Checked first so the usual case commits rather than rolling back; the unique index still decides a race.
+      if (await tx.vm.findFirst({ where: { ownerId: actor.id, activeName: input.name }, select: { id: true } })) return null;
+      try {
+        return await tx.vm.create({
+          data: {
+            name: input.name,
+            activeName: input.name,
+            ownerId: actor.id,
+            boxId: box.id,
+            cpus: input.cpus,
+            ramMb: input.ramMb,
+            diskGb: input.diskGb,
+            driver,
+            state: "PENDING",
+          },
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw duplicateName;
+        throw err;
+      }
+    },
+    e,
+  );
+  if (!vm) throw duplicateName;
+  // The owner's network (their first VM takes a /24 from the pool) and the VM's
+  // forwarded SSH port, for its whole life; with none left the launch is refused
+  // here, not in the job, and leaves nothing behind.
   try {
+    await allocateOwnerNetwork(db, actor.id, e);
     await assignSshPort(db, vm.id, e);
   } catch (err) {
     await db.vm.delete({ where: { id: vm.id } });
@@ -106,20 +105,28 @@ export async function requestVmOperation(
   if (operation === "destroy" && options.confirmName !== vm.name)
     throw new DomainError("BAD_REQUEST", `Type the VM's name (${vm.name}) to confirm that it should be destroyed.`);
   if (operation === "start") {
+    // A quick answer without a claim; inside the claim the state's compare-and-set decides a race.
     const reason = refusalReason("start", vm.state, vm.name);
     if (reason) throw conflict(reason);
-    return withUserLock(vm.ownerId, async () => {
-      await checkStartAllowed(db, vm.ownerId, vm, e);
-      return enqueueOperation(db, actor, vm, operation, request, e);
-    });
   }
   return enqueueOperation(db, actor, vm, operation, request, e);
 }
 
 /**
+ * The claim an operation must win: a start or restart makes the VM count
+ * (quotas, credits); a create was claimed when its VM was inserted, and stop
+ * and destroy only free resources.
+ */
+function claimOf(operation: VmOperation, vmId: string): Claim | null {
+  if (operation === "start" || operation === "restart") return { kind: operation, vmId };
+  return null;
+}
+
+/**
  * Moves the VM into the operation's busy state and queues the job, in one
- * transaction. The state change is a compare-and-set on the allowed states, so
- * of two simultaneous requests exactly one wins; the other gets CONFLICT.
+ * transaction (for a start or restart, the owner's quota claim). The state
+ * change is a compare-and-set on the allowed states, so of two simultaneous
+ * requests exactly one wins; the other gets CONFLICT.
  */
 export async function enqueueOperation(
   db: Db,
@@ -130,13 +137,15 @@ export async function enqueueOperation(
   e: Env = env(),
 ): Promise<VmJob> {
   // Refused before the state moves: a job queued on a host that cannot run it would only fail.
-  await assertHostReady(e);
+  await assertHostReady(db, e);
   const rule = OPERATIONS[operation];
-  const job = await db.$transaction(async (tx) => {
+  const move = async (tx: Tx) => {
     const moved = await tx.vm.updateMany({ where: { id: vm.id, state: { in: [...rule.from] } }, data: { state: rule.during, error: null, errorOutput: null } });
     if (moved.count === 0) return null;
     return tx.vmJob.create({ data: { vmId: vm.id, kind: rule.kind, requestedById: requester.id, requestedByEmail: requester.email } });
-  });
+  };
+  const claim = claimOf(operation, vm.id);
+  const job = claim ? await withQuotaClaim(db, vm.ownerId, claim, move, e) : await db.$transaction(move);
   if (!job) {
     const current = await db.vm.findUnique({ where: { id: vm.id }, select: { state: true } });
     throw conflict(refusalReason(operation, current?.state ?? "DESTROYED", vm.name) ?? `${vm.name} changed state; try again.`);

@@ -1,5 +1,5 @@
 // The job runner: takes QUEUED jobs from the database and runs them, several
-// VMs in parallel up to VM_MAX_PARALLEL_JOBS. One VM never has two jobs at once
+// VMs in parallel as job-queue.ts allows (its lanes and limits). One VM never has two jobs at once
 // (enqueueing flips the VM into a busy state with a compare-and-set, see
 // lifecycle.ts). Output is written into the job row as it arrives, with the
 // current step and a progress estimate; every job ends with a reconciliation
@@ -16,7 +16,7 @@ import { commandOutcome, humanText, parseMachineReadableLine } from "./machine-r
 import { libvirtDomainName, vmFolder } from "../folders";
 import { watchForSilentGuest } from "../hypervisor/guest-traffic";
 import { advanceProgress, type Progress } from "./progress";
-import { observeVm, settleVm, type ObserveOptions } from "./reconcile";
+import { observeVm, recoverJob, settleVm, type ObserveOptions } from "./reconcile";
 import { OPERATION_OF_KIND } from "./transitions";
 import { Coalesced } from "../coalesced";
 import { failureReason } from "./failure-reason";
@@ -26,19 +26,19 @@ import { assignSshPort } from "../access/ssh-ports";
 import { ensureVmKey, insecureKeyPath } from "../access/vm-key";
 import { ensureOwnerNetwork } from "../network/owner-networks";
 import { runVagrant, type VagrantResult } from "./vagrant-cli";
+import { jobsToClaim, laneLimits, type LaneLimits } from "./job-queue";
+import { finishCancelledJob } from "./cancel";
+import { jobTimeouts, type JobTimeouts } from "./job-timeouts";
+import { dbErrorText, retryDb, type RetryOptions } from "../db/retry";
+import { claimAbandonedJobs, JobLeaseHeartbeat, jobLeaseMs, leaseFields, newJobLeaseOwner, retireJobLeaseOwner } from "./job-lease";
+import { jobOutputFile, recordVagrantProcess } from "./orphans";
 
 /** Job output kept in the row; beyond it the oldest part is dropped. */
 export const MAX_OUTPUT_CHARS = 256 * 1024;
 const FLUSH_MS = 300;
 const ERROR_TAIL_LINES = 30;
 
-export type JobTimeouts = Record<VmJobKind, number>;
-
-export function jobTimeouts(e: Env = env()): JobTimeouts {
-  const up = e.VM_TIMEOUT_UP_S * 1000;
-  const halt = e.VM_TIMEOUT_HALT_S * 1000;
-  return { CREATE: up, START: up, STOP: halt, RESTART: halt + up, DESTROY: e.VM_TIMEOUT_DESTROY_S * 1000 };
-}
+export { jobTimeouts, type JobTimeouts } from "./job-timeouts";
 
 /** Accumulates a job's output and writes it, with step and progress, at most every FLUSH_MS. */
 class JobOutput {
@@ -73,15 +73,16 @@ class JobOutput {
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
-  async flush(extra: Partial<VmJob> = {}): Promise<void> {
+  /** With `retry`, a write that fails transiently is tried again, and a failure that outlasts the retries is thrown. */
+  async flush(extra: Partial<VmJob> = {}, retry?: RetryOptions): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const data = { output: this.text, step: this.progress.step, progress: this.progress.progress, ...extra };
+    const write = () => this.db.vmJob.update({ where: { id: this.jobId }, data });
     // Writes are chained so a late timer flush never overwrites the final one.
-    this.writing = this.writing
-      .then(() => this.db.vmJob.update({ where: { id: this.jobId }, data }))
-      .catch((err) => console.error("[vms] could not save job output:", err));
-    await this.writing;
+    const attempt = this.writing.then(() => (retry ? retryDb("saving the job", write, retry) : write()));
+    this.writing = attempt.catch((err) => console.error("[vms] could not save job output:", err));
+    await (retry ? attempt : this.writing);
   }
 
   tail(): string {
@@ -121,7 +122,11 @@ interface RunContext {
   e: Env;
   timeouts: JobTimeouts;
   signal: AbortSignal;
+  /** Aborted when someone cancels this job (cancel.ts): its Vagrant process is ended and cancel.ts finishes the job. */
+  cancel?: AbortSignal;
   observe?: ObserveOptions;
+  /** How database writes after the Vagrant command are retried (tests shorten it). */
+  retry?: RetryOptions;
 }
 
 /** Runs one claimed job to its end. Never throws: failures end the job as FAILED. */
@@ -133,8 +138,22 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
   // A boot whose guest never sends a packet is given up on long before the limit (see guest-traffic.ts).
   const silence = new AbortController();
   let silentGuest: string | null = null;
-  const signal = AbortSignal.any([ctx.signal, silence.signal]);
-  const run = (args: string[], timeoutMs: number) => runVagrant({ args, cwd: vmFolder(job.vmId, e), timeoutMs, signal, onLine: (l, s) => out.line(l, s) }, e);
+  const signal = AbortSignal.any([ctx.signal, silence.signal, ...(ctx.cancel ? [ctx.cancel] : [])]);
+  // Output to files and the PID recorded: a Vagrant that outlives a crash of the app is waited for by whoever recovers the job (orphans.ts).
+  let recording: Promise<void> = Promise.resolve();
+  const run = (args: string[], timeoutMs: number) =>
+    runVagrant(
+      {
+        args,
+        cwd: vmFolder(job.vmId, e),
+        timeoutMs,
+        signal,
+        onLine: (l, s) => out.line(l, s),
+        outputFile: jobOutputFile(job.vmId, e),
+        onSpawn: (pid) => (recording = recording.then(() => recordVagrantProcess(db, job.id, pid))),
+      },
+      e,
+    ).finally(() => recording);
   const boot = async (args: string[]) => {
     const stopWatching = watchForSilentGuest(
       {
@@ -196,17 +215,29 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
     failure = err instanceof Error ? err.message : String(err);
     out.note(`Failed: ${failure}`);
   }
+  if (ctx.cancel?.aborted) return finishCancelledJob(db, job.id, out, ctx.timeouts.DESTROY, e);
 
-  // Whatever happened, the VM's row follows what Vagrant now reports.
+  // Whatever happened, the VM's row follows what Vagrant now reports. Every step from here is in the job's failure
+  // path: a database error is retried with backoff, and one that outlasts the retries fails the job with a message.
   out.note("Reading the VM's state");
   await out.flush();
-  // A silent guest will not get an address by waiting: no "inaccessible" re-checks.
-  const observed = await observeVm(job.vmId, operation, e, silentGuest !== null ? { ...ctx.observe, rechecks: 0 } : ctx.observe);
+  // A silent guest will not get an address by waiting, nor a boot stopped for shutdown: no "inaccessible" re-checks.
+  const observed = await observeVm(job.vmId, operation, e, silentGuest !== null || result?.aborted ? { ...ctx.observe, rechecks: 0 } : ctx.observe);
   let ok = failure === null;
   const booted = ok && observed.state === "RUNNING" && (job.kind === "CREATE" || job.kind === "START" || job.kind === "RESTART");
   const vmError = observed.state === "ERROR" ? (failure ?? observed.error) : failure;
-  await settleVm(db, job.vmId, { state: observed.state, error: vmError, errorOutput: failure ? out.tail() : null, booted }, e);
-  if (booted) {
+  try {
+    await retryDb(
+      "saving the VM's state",
+      () => settleVm(db, job.vmId, { state: observed.state, error: vmError, errorOutput: failure ? out.tail() : null, booted }, e),
+      ctx.retry,
+    );
+  } catch (err) {
+    failure = `The VM's new state could not be saved (${dbErrorText(err)}).`;
+    ok = false;
+    out.note(`Failed: ${failure}`);
+  }
+  if (booted && ok) {
     // The VM runs either way; a job whose guest could not be secured does not end as a success.
     out.note("Setting up SSH access in the guest");
     try {
@@ -223,22 +254,36 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
   const state = timedOut ? "TIMED_OUT" : result?.aborted && silentGuest === null ? "INTERRUPTED" : ok ? "SUCCEEDED" : "FAILED";
   const message = ok ? (note ?? `${operation} finished; the VM is ${observed.state.toLowerCase()}.`) : `${failure} The VM is ${observed.state.toLowerCase()}.`;
   out.note(ok ? "Done" : state === "TIMED_OUT" ? "Timed out" : "Failed");
-  await out.flush({ state, exitCode: result?.exitCode ?? null, finishedAt: new Date(), message, ...(ok ? { progress: 100 } : {}) });
+  try {
+    // The job's end is worth waiting for longer than the steps before it.
+    const final = { ...ctx.retry, attempts: (ctx.retry?.attempts ?? 6) * 2 };
+    await out.flush({ state, exitCode: result?.exitCode ?? null, finishedAt: new Date(), message, ...(ok ? { progress: 100 } : {}) }, final);
+  } catch (err) {
+    // Still RUNNING in the database: once this runner stops renewing its lease, the next sweep recovers it (reconcile.ts).
+    console.error(`[vms] job ${job.id}: could not record its end, left to the lease recovery:`, err);
+    return;
+  }
 
-  const vm = await db.vm.findUniqueOrThrow({ where: { id: job.vmId }, select: { name: true, ownerId: true } });
-  await recordEvent(db, {
-    type: "vm",
-    action: `vm.${operation}`,
-    severity: ok ? "INFO" : "WARNING",
-    message:
-      `${vm.name}: ${operation} ${ok ? "succeeded" : state === "TIMED_OUT" ? "timed out" : state === "INTERRUPTED" ? "was interrupted" : "failed"} ` +
-      `(${job.requestedByEmail ?? "system"}). ${message}`,
-    actorId: job.requestedById,
-    actorEmail: job.requestedByEmail,
-    targetUserId: vm.ownerId,
-    targetVmId: job.vmId,
-    details: { jobId: job.id, kind: job.kind, outcome: state.toLowerCase(), state: observed.state, exitCode: result?.exitCode ?? null },
-  });
+  await retryDb(
+    "recording the job's event",
+    async () => {
+      const vm = await db.vm.findUniqueOrThrow({ where: { id: job.vmId }, select: { name: true, ownerId: true } });
+      await recordEvent(db, {
+        type: "vm",
+        action: `vm.${operation}`,
+        severity: ok ? "INFO" : "WARNING",
+        message:
+          `${vm.name}: ${operation} ${ok ? "succeeded" : state === "TIMED_OUT" ? "timed out" : state === "INTERRUPTED" ? "was interrupted" : "failed"} ` +
+          `(${job.requestedByEmail ?? "system"}). ${message}`,
+        actorId: job.requestedById,
+        actorEmail: job.requestedByEmail,
+        targetUserId: vm.ownerId,
+        targetVmId: job.vmId,
+        details: { jobId: job.id, kind: job.kind, outcome: state.toLowerCase(), state: observed.state, exitCode: result?.exitCode ?? null },
+      });
+    },
+    ctx.retry,
+  ).catch((err: unknown) => console.error(`[vms] job ${job.id}: could not record its event:`, err));
 }
 
 export interface RunnerOptions {
@@ -249,6 +294,12 @@ export interface RunnerOptions {
   env?: Env;
   /** How Vagrant's "inaccessible" is re-checked after a job (tests shorten it). */
   observe?: ObserveOptions;
+  /** A running job's lease (default VM_JOB_LEASE_S); abandoned jobs are looked for this often too. */
+  leaseMs?: number;
+  /** How database writes after the Vagrant command are retried (tests shorten it). */
+  retry?: RetryOptions;
+  /** How often a Vagrant process that outlived its app is looked at while a recovery waits for it. */
+  orphanPollMs?: number;
 }
 
 // On globalThis: the runner starts from the instrumentation hook, jobs are
@@ -268,28 +319,72 @@ export class VmJobRunner {
   private readonly pumping = new Coalesced(() => this.pump());
   private stopped = false;
   private readonly e: Env;
-  private readonly max: number;
+  private readonly limits: LaneLimits;
+  /** Per running job: aborted when someone cancels it. */
+  private readonly cancels = new Map<string, AbortController>();
   private readonly timeouts: JobTimeouts;
   private readonly pollMs: number;
   private readonly observe: ObserveOptions | undefined;
+  // Leases (job-lease.ts): every job this runner holds, recovered ones included, is renewed on a heartbeat.
+  readonly leaseOwner = newJobLeaseOwner();
+  private readonly leaseMs: number;
+  private readonly heartbeat: JobLeaseHeartbeat;
+  private readonly recovering = new Coalesced(() => this.recoverAbandonedJobs());
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly retry: RetryOptions | undefined;
+  private readonly orphanPollMs: number | undefined;
 
   constructor(
     private readonly db: Db,
     options: RunnerOptions = {},
   ) {
     this.e = options.env ?? env();
-    this.max = options.maxParallel ?? this.e.VM_MAX_PARALLEL_JOBS;
+    this.limits = laneLimits(this.e, options.maxParallel);
     this.timeouts = { ...jobTimeouts(this.e), ...options.timeouts };
     this.pollMs = options.pollMs ?? 1000;
     this.observe = options.observe;
+    this.leaseMs = options.leaseMs ?? jobLeaseMs(this.e);
+    this.heartbeat = new JobLeaseHeartbeat(db, this.leaseOwner, this.leaseMs, () => [...this.inFlight.keys()]);
+    this.retry = options.retry;
+    this.orphanPollMs = options.orphanPollMs;
   }
 
   start(): this {
     startedRunners.add(this);
     this.timer = setInterval(() => this.wake(), this.pollMs);
     this.timer.unref();
+    this.heartbeat.start();
+    // Jobs whose runner died (now, at start-up, and whenever a lease runs out later) are taken over and recovered.
+    this.sweepTimer = setInterval(() => void this.recovering.request(), this.leaseMs);
+    this.sweepTimer.unref();
+    void this.recovering.request();
     this.wake();
     return this;
+  }
+
+  /** Claims the RUNNING jobs no live runner holds and recovers each as one of this runner's jobs (reconcile.ts). */
+  private async recoverAbandonedJobs(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      for (const job of await claimAbandonedJobs(this.db, this.leaseOwner, this.leaseMs)) {
+        const recovery = recoverJob(this.db, job, this.e, {
+          owner: this.leaseOwner,
+          timeouts: this.timeouts,
+          signal: this.abort.signal,
+          orphanPollMs: this.orphanPollMs,
+          observe: this.observe,
+          retry: this.retry,
+        })
+          .catch((err) => console.error(`[vms] recovering job ${job.id} failed:`, err))
+          .finally(() => {
+            this.inFlight.delete(job.id);
+            this.wake();
+          });
+        this.inFlight.set(job.id, recovery);
+      }
+    } catch (err) {
+      console.error("[vms] job runner could not look for abandoned jobs:", err);
+    }
   }
 
   wake(): void {
@@ -299,25 +394,49 @@ export class VmJobRunner {
 
   private async pump(): Promise<void> {
     try {
-      while (!this.stopped && this.inFlight.size < this.max) {
-        const next = await this.db.vmJob.findFirst({ where: { state: "QUEUED", id: { notIn: [...this.inFlight.keys()] } }, orderBy: { createdAt: "asc" } });
-        if (!next) return;
-        const claimed = await this.db.vmJob.updateMany({ where: { id: next.id, state: "QUEUED" }, data: { state: "RUNNING", startedAt: new Date() } });
-        if (claimed.count === 0) continue; // another runner took it
-        const running = executeJob(
-          { ...next, state: "RUNNING" },
-          { db: this.db, e: this.e, timeouts: this.timeouts, signal: this.abort.signal, observe: this.observe },
-        )
-          .catch((err) => console.error(`[vms] job ${next.id} crashed:`, err))
-          .finally(() => {
-            this.inFlight.delete(next.id);
-            this.wake();
+      await this.abortCancelledJobs();
+      // job-queue.ts picks: a lane each for stopping and starting work, admin moves, round-robin by owner, one first create per box.
+      for (let claimedAny = true; claimedAny && !this.stopped;) {
+        claimedAny = false;
+        for (const { id } of await jobsToClaim(this.db, this.limits)) {
+          if (this.stopped || this.inFlight.has(id)) continue;
+          const claimed = await this.db.vmJob.updateMany({
+            where: { id, state: "QUEUED" },
+            data: { state: "RUNNING", startedAt: new Date(), ...leaseFields(this.leaseOwner, this.leaseMs) },
           });
-        this.inFlight.set(next.id, running);
+          if (claimed.count === 0) continue; // another runner took it, or it was cancelled
+          claimedAny = true;
+          const next = await this.db.vmJob.findUniqueOrThrow({ where: { id } });
+          const cancel = new AbortController();
+          this.cancels.set(id, cancel);
+          const running = executeJob(next, {
+            db: this.db,
+            e: this.e,
+            timeouts: this.timeouts,
+            signal: this.abort.signal,
+            cancel: cancel.signal,
+            observe: this.observe,
+            retry: this.retry,
+          })
+            .catch((err) => console.error(`[vms] job ${id} crashed:`, err))
+            .finally(() => {
+              this.inFlight.delete(id);
+              this.cancels.delete(id);
+              this.wake();
+            });
+          this.inFlight.set(id, running);
+        }
       }
     } catch (err) {
       console.error("[vms] job runner could not read the queue:", err);
     }
+  }
+
+  /** Ends the Vagrant process of each job of this runner that someone asked to cancel (cancel.ts marks the row; any process may). */
+  private async abortCancelledJobs(): Promise<void> {
+    if (this.cancels.size === 0) return;
+    const marked = await this.db.vmJob.findMany({ where: { id: { in: [...this.cancels.keys()] }, cancelRequestedAt: { not: null } }, select: { id: true } });
+    for (const { id } of marked) this.cancels.get(id)?.abort();
   }
 
   /** Resolves once nothing is queued or running (for tests and shutdown). */
@@ -335,13 +454,31 @@ export class VmJobRunner {
     }
   }
 
-  /** Stops taking jobs; running vagrant processes are killed and their jobs end INTERRUPTED and reconciled. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking jobs. Running jobs get `graceMs` to finish (the shutdown drain, SHUTDOWN_GRACE_S); then their
+   * vagrant processes are killed and the jobs end INTERRUPTED and reconciled. Recoveries still waiting for a
+   * Vagrant that outlived its app stop waiting and leave it to the next runner.
+   */
+  async stop(graceMs = 0): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.abort.abort();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.pumping.settled();
+    await this.recovering.settled();
+    if (graceMs > 0 && this.inFlight.size > 0) {
+      console.log(`[vms] waiting up to ${Math.round(graceMs / 1000)} s for ${this.inFlight.size} running job(s) to finish`);
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.allSettled([...this.inFlight.values()]).then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!finished) console.log(`[vms] ${this.inFlight.size} job(s) still running after ${Math.round(graceMs / 1000)} s: stopping them`);
+    }
+    this.abort.abort();
     await Promise.allSettled([...this.inFlight.values()]);
+    await this.heartbeat.stop();
+    retireJobLeaseOwner(this.leaseOwner);
     startedRunners.delete(this);
   }
 }

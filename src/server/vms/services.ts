@@ -1,16 +1,20 @@
-// The VM background service: start-up reconciliation, the job runner and the
-// per-minute metering. Registered in src/server/background.ts.
+// The VM background service: start-up reconciliation, the job runner (which also
+// takes over the jobs of runners that died, see job-lease.ts) and the per-minute
+// metering. Registered in src/server/background.ts; its stop() is the shutdown
+// drain: running operations get SHUTDOWN_GRACE_S to finish.
 import type { Db } from "../db/client";
 import { env, type Env } from "../env";
 import { ensureDefaultCatalog } from "./catalog";
 import { enqueueOperation, SYSTEM } from "./lifecycle";
 import { meterRunningVms } from "./metering";
-import { recoverInterruptedJobs } from "./reconcile";
+import { reconcileStuckVms } from "./reconcile";
 import { VmJobRunner, type RunnerOptions } from "./runner";
 
 export interface VmServicesOptions extends RunnerOptions {
   /** Metering interval; one minute unless a test shortens it. */
   meterEveryMs?: number;
+  /** How long stop() lets running jobs finish (default SHUTDOWN_GRACE_S). */
+  shutdownGraceMs?: number;
 }
 
 /** Stops a VM on the system's behalf (metering at zero credits). */
@@ -27,8 +31,9 @@ export async function systemStopVm(db: Db, vmId: string): Promise<void> {
 export async function startVmServices(db: Db, options: VmServicesOptions = {}): Promise<{ stop(): Promise<void>; runner: VmJobRunner }> {
   const e: Env = options.env ?? env();
   await ensureDefaultCatalog(db);
-  const recovered = await recoverInterruptedJobs(db, e);
-  if (recovered > 0) console.log(`[vms] reconciled ${recovered} VM(s) left mid-operation by the previous run`);
+  // Jobs the previous run left RUNNING are the runner's: it waits for their Vagrant if it outlived the app (orphans.ts).
+  const recovered = await reconcileStuckVms(db, e);
+  if (recovered > 0) console.log(`[vms] reconciled ${recovered} VM(s) left in a busy state without a job by the previous run`);
   const runner = new VmJobRunner(db, { ...options, env: e }).start();
   let metering: Promise<unknown> = Promise.resolve();
   const meter = setInterval(() => {
@@ -42,7 +47,7 @@ export async function startVmServices(db: Db, options: VmServicesOptions = {}): 
     async stop() {
       clearInterval(meter);
       await metering;
-      await runner.stop();
+      await runner.stop(options.shutdownGraceMs ?? e.SHUTDOWN_GRACE_S * 1000);
     },
   };
 }

@@ -7,7 +7,8 @@ import { boundMessages, VM_NAME_PATTERN, VM_NAME_RULE } from "./spec-rules";
 
 export { VM_NAME_PATTERN };
 
-export const vmNameSchema = z.string().trim().regex(VM_NAME_PATTERN, VM_NAME_RULE);
+// The max only stops absurd payloads before the pattern runs; the pattern (63 characters) is the rule people see.
+export const vmNameSchema = z.string().trim().max(100, VM_NAME_RULE).regex(VM_NAME_PATTERN, VM_NAME_RULE);
 
 export interface SpecLimits {
   cpus: { min: number; max: number };

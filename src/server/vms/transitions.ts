@@ -29,8 +29,8 @@ export const OPERATION_OF_KIND: Record<VmJobKind, VmOperation> = { CREATE: "crea
 export const BUSY_STATES: readonly VmState[] = ["CREATING", "STARTING", "STOPPING", "RESTARTING", "DESTROYING"];
 /** States in which the machine is (or may be) up and therefore charged. */
 export const UP_STATES: readonly VmState[] = ["RUNNING", "STOPPING", "RESTARTING"];
-/** States that count against the "running at once" quota. */
-export const RUNNING_QUOTA_STATES: readonly VmState[] = ["RUNNING", "STOPPING", "RESTARTING", "CREATING", "STARTING"];
+/** States that count against the "running at once" quota and the credit check; PENDING is a launch that won its claim and is about to be created. */
+export const RUNNING_QUOTA_STATES: readonly VmState[] = ["PENDING", "CREATING", "STARTING", "RUNNING", "STOPPING", "RESTARTING"];
 
 export function allowedOperations(state: VmState): VmOperation[] {
   return (Object.keys(OPERATIONS) as VmOperation[]).filter((op) => op !== "create" && OPERATIONS[op].from.includes(state));

@@ -32,8 +32,10 @@ const mutationInputs: Record<string, () => unknown> = {
   stopAll: () => ({ confirm: STOP_ALL_PHRASE, reason: "test" }),
   boxCreate: () => ({ name: "local/alpine", displayName: "Alpine", osFamily: "alpine", minCpus: 1, minRamMb: 256, minDiskGb: 2, enabled: true }),
   boxUpdate: () => ({ id: ids.box, enabled: false }),
+  queueMove: () => ({ jobId: ids.queuedMove, to: "front" }),
+  queueCancel: () => ({ jobId: ids.queuedCancel }),
 };
-const queryInputs: Record<string, unknown> = { user: { userId: "x" }, audit: {} };
+const queryInputs: Record<string, unknown> = { user: { userId: "x" }, audit: {}, queue: undefined };
 
 const adminProcedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)
   .filter(([path]) => path.startsWith("admin."))
@@ -54,7 +56,7 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     };
     admin = await mk("admin@example.com", "ADMIN");
     user = await mk("user@example.com", "USER");
-    for (const name of ["victim", "bulk1", "bulk2", "quota", "grantee", "demoted"]) ids[name] = (await mk(`${name}@example.com`, "USER")).id;
+    for (const name of ["victim", "bulk1", "bulk2", "quota", "grantee", "demoted", "queuer"]) ids[name] = (await mk(`${name}@example.com`, "USER")).id;
     const box = await t.db.box.create({ data: { name: "local/debian12", displayName: "Debian 12", osFamily: "debian" } });
     ids.box = box.id;
     const vm = async (name: string, state: "RUNNING" | "STOPPED") =>
@@ -63,6 +65,23 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
     ids.stopped = await vm("s1", "STOPPED");
     ids.doomed = await vm("d1", "STOPPED");
     await vm("r2", "RUNNING"); // for stop-all
+    // Two launches of another user waiting in the queue (no runner here takes them): one to move, one to cancel.
+    for (const name of ["queuedMove", "queuedCancel"]) {
+      const v = await t.db.vm.create({
+        data: {
+          name: name.toLowerCase(),
+          activeName: name.toLowerCase(),
+          ownerId: ids.queuer!,
+          boxId: box.id,
+          cpus: 1,
+          ramMb: 512,
+          diskGb: 10,
+          driver: "qemu",
+          state: "CREATING",
+        },
+      });
+      ids[name] = (await t.db.vmJob.create({ data: { vmId: v.id, kind: "CREATE", requestedById: ids.queuer!, requestedByEmail: "queuer@example.com" } })).id;
+    }
   });
   afterAll(() => t.close());
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RAISED, startCorrelation, type Clock } from "~/server/events/correlation";
-import { recordEvent } from "~/server/events/record";
+import { recordEvent as writeEvent } from "~/server/events/record";
 import { createTestDb, type TestDb } from "../../support/db";
 import { PROVIDERS } from "../db/providers";
 
@@ -16,7 +16,13 @@ class FakeClock implements Clock {
 
 let t: TestDb;
 let clock: FakeClock;
-let stop: () => Promise<void>;
+let correlation: ReturnType<typeof startCorrelation>;
+/** Records an event and lets the rules read it, as the background process does on its next poll. */
+async function recordEvent(...args: Parameters<typeof writeEvent>) {
+  const row = await writeEvent(...args);
+  await correlation.catchUp();
+  return row;
+}
 const settings = { bruteForceThreshold: 5, bruteForceWindowMs: 10 * 60_000, massDestroyThreshold: 5, massDestroyWindowMs: 10 * 60_000 };
 
 describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
@@ -24,10 +30,10 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
   beforeEach(async () => {
     t = await createTestDb({ provider });
     clock = new FakeClock();
-    ({ stop } = startCorrelation(t.db, settings, clock));
+    correlation = startCorrelation(t.db, settings, clock, { pollMs: 60_000 });
   });
   afterEach(async () => {
-    await stop();
+    await correlation.stop();
     await t.close();
   });
 
@@ -85,8 +91,8 @@ describe.each(PROVIDERS)("$title", ({ provider, skip }) => {
 
     it("keeps its burst state across a restart", async () => {
       for (let i = 0; i < 5; i++) await sshFailure("203.0.113.77");
-      await stop();
-      ({ stop } = startCorrelation(t.db, settings, clock));
+      await correlation.stop();
+      correlation = startCorrelation(t.db, settings, clock, { pollMs: 60_000 });
       clock.advance(1);
       await sshFailure("203.0.113.77");
       expect(await raised(RAISED.bruteForce)).toHaveLength(1);

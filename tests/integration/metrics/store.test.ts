@@ -5,6 +5,7 @@ import { createTestDb, postgresAvailable, type TestDb } from "../../support/db";
 import { METRIC_NAMES, type MetricName } from "~/server/metrics/catalog";
 import { applyRetention, rollUpClosedBuckets, rollupCursor, writeTick } from "~/server/metrics/store";
 import { planQuery, readHistory } from "~/server/metrics/history";
+import { rng } from "../../support/prng";
 
 // The rollup and history SQL is hand-written for both providers: run on both.
 const providers = postgresAvailable() ? (["sqlite", "postgresql"] as const) : (["sqlite"] as const);
@@ -13,14 +14,6 @@ describe.each(providers)("metric store on %s", (provider) => {
   let t: TestDb;
   beforeEach(async () => (t = await createTestDb({ provider })));
   afterEach(async () => t.close());
-
-  /** A seeded pseudo-random generator so a failure can be replayed. */
-  function rng(seed: number) {
-    return () => {
-      seed = (seed * 1664525 + 1013904223) % 2 ** 32;
-      return seed / 2 ** 32;
-    };
-  }
 
   type Row = { source: string; ts: number; values: Partial<Record<MetricName, number | null>> };
 

@@ -3,7 +3,8 @@ import { controlFakeVagrant, makeUser, noRequest, testDbProvider, tinyBox } from
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../../support/db";
 import { env } from "~/server/env";
-import { stopAllRunningVms, adminSetUserQuota, grantCredits } from "~/server/vms/admin-actions";
+import { grantCredits } from "~/server/admin/credit-grants";
+import { stopAllRunningVms, adminSetUserQuota } from "~/server/vms/admin-actions";
 import { addLedgerEntry, balanceOf, currentBalance } from "~/server/vms/ledger";
 import { createVm, requestVmOperation } from "~/server/vms/lifecycle";
 import { meterRunningVms } from "~/server/vms/metering";
@@ -46,7 +47,7 @@ describe("ledger", () => {
 
   it("changes a balance only by adding rows; an admin grant is audited", async () => {
     await currentBalance(t.db, user.id);
-    const balance = await grantCredits(t.db, admin, { userId: user.id, amount: 25, reason: "course project" });
+    const { balance } = await grantCredits(t.db, admin, { userId: user.id, amount: 25, reason: "course project" });
     expect(balance).toBe(env().CREDITS_INITIAL + 25);
     await expect(grantCredits(t.db, user, { userId: user.id, amount: 25, reason: "me" })).rejects.toMatchObject({ code: "FORBIDDEN" });
     const rows = await t.db.creditLedgerEntry.findMany({ where: { userId: user.id }, orderBy: { createdAt: "asc" } });
@@ -67,17 +68,28 @@ describe("metering", () => {
     const perMinute = costOfMinutes(vm, 1);
     expect(perMinute).toBeCloseTo(hourlyCost(vm) / 60, 6);
 
-    // 10 whole minutes (and 30 s that wait for the next pass).
-    const at = new Date(start.getTime() + 10 * MIN + 30_000);
-    const first = await meterRunningVms(t.db, at, stopper);
-    expect(first.charged).toEqual([{ vmId: vm.id, userId: user.id, amount: costOfMinutes(vm, 10) }]);
-    expect((await meterRunningVms(t.db, at, stopper)).charged).toEqual([]); // same instant: nothing more
-    expect((await t.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).meteredUntil!.getTime()).toBe(start.getTime() + 10 * MIN);
-    expect(await balanceOf(t.db, user.id)).toBeCloseTo(env().CREDITS_INITIAL - costOfMinutes(vm, 10), 6);
+    // A pass a minute, 30 s past each whole minute: each charges the one whole minute since the last.
+    const pass = (minute: number) => new Date(start.getTime() + minute * MIN + 30_000);
+    for (let minute = 1; minute <= 10; minute++) {
+      const result = await meterRunningVms(t.db, pass(minute), stopper);
+      expect(result.charged).toEqual([{ vmId: vm.id, userId: user.id, amount: perMinute }]);
+    }
+    expect((await meterRunningVms(t.db, pass(10), stopper)).charged).toEqual([]); // same instant: nothing more
+    expect(await t.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).toMatchObject({
+      meteredUntil: new Date(start.getTime() + 10 * MIN),
+      lastSeenRunningAt: pass(10),
+    });
+    expect(await balanceOf(t.db, user.id)).toBeCloseTo(env().CREDITS_INITIAL - 10 * perMinute, 6);
 
-    // Far enough ahead that the balance runs out.
-    const minutesToZero = Math.ceil((env().CREDITS_INITIAL / hourlyCost(vm)) * 60);
-    const later = new Date(start.getTime() + (minutesToZero + 5) * MIN);
+    // Spent elsewhere down to a minute and a half of this VM: the second pass after it runs the balance out.
+    await addLedgerEntry(t.db, {
+      userId: user.id,
+      kind: "CHARGE",
+      amount: -((await balanceOf(t.db, user.id)) - 1.5 * perMinute),
+      reason: "test: spent elsewhere",
+    });
+    expect((await meterRunningVms(t.db, pass(11), stopper)).exhausted).toEqual([]);
+    const later = pass(12);
     const second = await meterRunningVms(t.db, later, stopper);
     expect(second.exhausted).toEqual([user.id]);
     expect(await balanceOf(t.db, user.id)).toBeLessThanOrEqual(0);
@@ -121,9 +133,17 @@ describe("metering", () => {
     const { vm } = await createVm(t.db, user, spec(), noRequest);
     await runner.idle();
     const start = (await t.db.vm.findUniqueOrThrow({ where: { id: vm.id } })).meteredUntil!;
-    const minutesToLow = Math.ceil(((env().CREDITS_INITIAL - env().CREDITS_LOW_WARNING) / hourlyCost(vm)) * 60) + 1;
-    await meterRunningVms(t.db, new Date(start.getTime() + minutesToLow * MIN), stopper);
-    await meterRunningVms(t.db, new Date(start.getTime() + (minutesToLow + 1) * MIN), stopper);
+    // Half a minute of this VM above the line: the first pass crosses it, the second stays below.
+    const perMinute = costOfMinutes(vm, 1);
+    const balance = await balanceOf(t.db, user.id);
+    await addLedgerEntry(t.db, {
+      userId: user.id,
+      kind: "CHARGE",
+      amount: -(balance - env().CREDITS_LOW_WARNING - 0.5 * perMinute),
+      reason: "test: spent elsewhere",
+    });
+    await meterRunningVms(t.db, new Date(start.getTime() + MIN), stopper);
+    await meterRunningVms(t.db, new Date(start.getTime() + 2 * MIN), stopper);
     expect(await t.db.event.count({ where: { action: "credits.low", targetUserId: user.id } })).toBe(1);
     expect((await myAccount(t.db, user)).lowBalance).toBe(true);
   });

@@ -100,7 +100,9 @@ for (const { provider, skip, title } of PROVIDERS) {
         type: "vm",
         severity: "WARNING",
         targetUserId: user.id,
-        message: `${vm.name} stopped outside Twarga Cloud: it was shut down (a poweroff inside the guest, or virsh shutdown). It is now stopped. It was last seen running at ${new Date(t0).toISOString()}; it is charged until then.`,
+        message:
+          `${vm.name} stopped outside Twarga Cloud: it was shut down (a poweroff inside the guest, or virsh shutdown). It is now stopped. ` +
+          `It was last seen running at ${new Date(t0).toISOString()}; it is charged until then.`,
       });
       expect(virsh.domstatsCalls).toBe(3); // one virsh call per tick, whatever the number of VMs
     });
@@ -237,7 +239,8 @@ for (const { provider, skip, title } of PROVIDERS) {
       const vm = await runningVm();
       // Metered since 20 minutes ago (the per-minute meter has not run in this test).
       const base = new Date(Date.now() - 20 * MIN);
-      await t.db.vm.update({ where: { id: vm.id }, data: { meteredUntil: base } });
+      // Last seen up by the meter a minute before the last tick (metering charges no span it did not see; METERING_MAX_GAP_S).
+      await t.db.vm.update({ where: { id: vm.id }, data: { meteredUntil: base, lastSeenRunningAt: new Date(base.getTime() + 2 * MIN + 40_000) } });
       const virsh = fakeVirsh();
       const source = createObservedVmSource(t.db, { reader: virsh.reader });
       // Seen running 3 min 40 s in, then shut off: the ticks after it are not charged, nor the minutes up to now.

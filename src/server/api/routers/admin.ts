@@ -2,7 +2,9 @@
 // uses auditedAdminProcedure, which writes the AuditLog row (who, the
 // procedure, target, before, after) after the change succeeds. A handler
 // reports its target and values with ctx.audit(); one that does not still gets
-// a row, with its input as the "after". tests/integration/admin/audit.test.ts
+// a row, with its input as the "after". A handler that wrote its row itself,
+// in the transaction of its change (credit grants), says so with
+// ctx.auditWritten() and gets no second one. tests/integration/admin/audit.test.ts
 // walks every procedure here and checks this.
 import { z } from "zod";
 import { listAuditLog, auditFilterSchema, writeAudit } from "../../admin/audit";
@@ -12,8 +14,12 @@ import { bulkUserAction, deleteUser, searchUsers, setUserDisabled, setUserRole }
 import { listAllVms, recentJobs } from "../../admin/vm-overview";
 import { DomainError } from "../../errors";
 import { catalogWithInstalled } from "../../vms/catalog";
-import { adminDestroyVm, adminSetUserQuota, adminStartVm, adminStopVm, grantCredits, stopAllRunningVms } from "../../vms/admin-actions";
+import { grantCredits } from "../../admin/credit-grants";
+import { adminDestroyVm, adminSetUserQuota, adminStartVm, adminStopVm, stopAllRunningVms } from "../../vms/admin-actions";
 import { listLedgerEntries, currentBalance } from "../../vms/ledger";
+import { cancelJob } from "../../vms/cancel";
+import { moveQueuedJob } from "../../vms/job-queue";
+import { listQueue } from "../../vms/queue-position";
 import { defaultQuota, effectiveQuota, usageOf } from "../../vms/quotas";
 import { adminProcedure, createTRPCRouter } from "../trpc";
 
@@ -26,8 +32,9 @@ export interface AuditTarget {
 
 export const auditedAdminProcedure = adminProcedure.use(async ({ ctx, path, getRawInput, next }) => {
   let target: AuditTarget | null = null;
-  const result = await next({ ctx: { audit: (t: AuditTarget) => void (target = t) } });
-  if (result.ok) {
+  let written = false;
+  const result = await next({ ctx: { audit: (t: AuditTarget) => void (target = t), auditWritten: () => void (written = true) } });
+  if (result.ok && !written) {
     const t = target as AuditTarget | null;
     await writeAudit(ctx.db, {
       actor: ctx.actor,
@@ -105,7 +112,12 @@ export const adminRouter = createTRPCRouter({
         action: z.discriminatedUnion("kind", [
           z.object({ kind: z.literal("disable"), stopVms: z.boolean().optional() }),
           z.object({ kind: z.literal("enable") }),
-          z.object({ kind: z.literal("grant"), amount, reason: z.string().trim().min(1).max(500) }),
+          z.object({
+            kind: z.literal("grant"),
+            amount,
+            reason: z.string().trim().min(1).max(500),
+            idempotencyKey: z.string().trim().min(8).max(100).optional(),
+          }),
         ]),
       }),
     )
@@ -115,12 +127,14 @@ export const adminRouter = createTRPCRouter({
       return outcomes;
     }),
 
-  grantCredits: auditedAdminProcedure.input(userId.extend({ amount, reason: z.string().trim().min(1).max(500) })).mutation(async ({ ctx, input }) => {
-    const before = await currentBalance(ctx.db, input.userId);
-    const balance = await grantCredits(ctx.db, ctx.actor, input, request(ctx));
-    ctx.audit({ targetType: "User", targetId: input.userId, before: { balance: before }, after: { balance, amount: input.amount, reason: input.reason } });
-    return { balance };
-  }),
+  // The audit row is written with the grant, in its transaction; a retry with the same idempotency key grants nothing and writes nothing.
+  grantCredits: auditedAdminProcedure
+    .input(userId.extend({ amount, reason: z.string().trim().min(1).max(500), idempotencyKey: z.string().trim().min(8).max(100).optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const result = await grantCredits(ctx.db, ctx.actor, input, request(ctx), { audit: true });
+      ctx.auditWritten();
+      return { balance: result.balance, replayed: result.replayed };
+    }),
 
   setQuota: auditedAdminProcedure
     .input(userId.extend({ maxVms: quotaField, maxCpus: quotaField, maxRamMb: quotaField, maxDiskGb: quotaField, maxRunning: quotaField }))
@@ -153,11 +167,33 @@ export const adminRouter = createTRPCRouter({
   vmStart: auditedAdminProcedure.input(vmId).mutation(async ({ ctx, input }) => vmAction(ctx, input.vmId, adminStartVm)),
   vmDestroy: auditedAdminProcedure.input(vmId).mutation(async ({ ctx, input }) => vmAction(ctx, input.vmId, adminDestroyVm)),
 
-  stopAll: auditedAdminProcedure.input(z.object({ confirm: z.string(), reason: z.string().trim().max(500).default("") })).mutation(async ({ ctx, input }) => {
-    if (input.confirm !== STOP_ALL_PHRASE) throw new DomainError("BAD_REQUEST", `Type ${STOP_ALL_PHRASE} to confirm.`);
-    const result = await stopAllRunningVms(ctx.db, ctx.actor, input.reason, request(ctx));
-    ctx.audit({ targetType: "Vm", targetId: null, before: { running: [...result.requested, ...result.skipped] }, after: { ...result, reason: input.reason } });
+  stopAll: auditedAdminProcedure
+    .input(z.object({ confirm: z.string().max(100), reason: z.string().trim().max(500).default("") }))
+    .mutation(async ({ ctx, input }) => {
+      if (input.confirm !== STOP_ALL_PHRASE) throw new DomainError("BAD_REQUEST", `Type ${STOP_ALL_PHRASE} to confirm.`);
+      const result = await stopAllRunningVms(ctx.db, ctx.actor, input.reason, request(ctx));
+      ctx.audit({
+        targetType: "Vm",
+        targetId: null,
+        before: { running: [...result.requested, ...result.skipped] },
+        after: { ...result, reason: input.reason },
+      });
+      return result;
+    }),
+
+  // ---- the job queue (src/server/vms/job-queue.ts, queue-position.ts, cancel.ts) ----
+  queue: adminProcedure.query(({ ctx }) => listQueue(ctx.db, ctx.actor)),
+  queueMove: auditedAdminProcedure.input(z.object({ jobId: id, to: z.enum(["front", "back"]) })).mutation(async ({ ctx, input }) => {
+    const before = await ctx.db.vmJob.findUnique({ where: { id: input.jobId }, select: { priority: true, vmId: true, kind: true } });
+    const result = await moveQueuedJob(ctx.db, ctx.actor, input.jobId, input.to, request(ctx));
+    ctx.audit({ targetType: "VmJob", targetId: input.jobId, before, after: { priority: result.priority, to: input.to } });
     return result;
+  }),
+  queueCancel: auditedAdminProcedure.input(z.object({ jobId: id })).mutation(async ({ ctx, input }) => {
+    const before = await ctx.db.vmJob.findUnique({ where: { id: input.jobId }, select: { state: true, vmId: true, kind: true } });
+    const result = await cancelJob(ctx.db, ctx.actor, input.jobId, request(ctx));
+    ctx.audit({ targetType: "VmJob", targetId: input.jobId, before, after: { state: result.job.state, outcome: result.outcome } });
+    return { outcome: result.outcome, state: result.job.state };
   }),
 
   // ---- catalog ----

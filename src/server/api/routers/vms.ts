@@ -7,6 +7,8 @@ import { currentBalance } from "../../vms/ledger";
 import { vmActionsStatus } from "../../vms/host-gate";
 import { requestVmOperation } from "../../vms/lifecycle";
 import { hourlyCost } from "../../vms/pricing";
+import { cancelJob, requestDestroy } from "../../vms/cancel";
+import { queuePlaceOfVm } from "../../vms/queue-position";
 import { getJobOutput, getVmDetails, listVmJobs, listVms, myAccount } from "../../vms/queries";
 import { createVmInputSchema, specLimits, specSchema } from "../../vms/spec";
 import { createTRPCRouter, protectedProcedure } from "../trpc";
@@ -16,14 +18,19 @@ const request = (ctx: { sourceIp: string | null; userAgent: string | null }) => 
 
 export const vmsRouter = createTRPCRouter({
   list: protectedProcedure
+    .meta({ scope: "vms:read" })
     .input(z.object({ includeDestroyed: z.boolean().optional() }).optional())
     .query(({ ctx, input }) => listVms(ctx.db, ctx.actor, { includeDestroyed: input?.includeDestroyed })),
 
-  get: protectedProcedure.input(vmId).query(({ ctx, input }) => getVmDetails(ctx.db, ctx.actor, input.id)),
+  get: protectedProcedure
+    .meta({ scope: "vms:read" })
+    .input(vmId)
+    .query(({ ctx, input }) => getVmDetails(ctx.db, ctx.actor, input.id)),
 
   // Limits come from settings, so the schema is built when a request arrives. requestKey: one per
   // submit of the launch form, so a double click makes one VM (create-once.ts).
   create: protectedProcedure
+    .meta({ scope: "vms:write" })
     .input((raw) =>
       createVmInputSchema()
         .extend({ requestKey: z.string().min(8).max(64).optional() })
@@ -31,22 +38,48 @@ export const vmsRouter = createTRPCRouter({
     )
     .mutation(({ ctx, input }) => createVmOnce(ctx.db, ctx.actor, input, request(ctx))),
 
-  start: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "start", {}, request(ctx))),
-  stop: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "stop", {}, request(ctx))),
-  restart: protectedProcedure.input(vmId).mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "restart", {}, request(ctx))),
+  start: protectedProcedure
+    .meta({ scope: "vms:write" })
+    .input(vmId)
+    .mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "start", {}, request(ctx))),
+  stop: protectedProcedure
+    .meta({ scope: "vms:write" })
+    .input(vmId)
+    .mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "stop", {}, request(ctx))),
+  restart: protectedProcedure
+    .meta({ scope: "vms:write" })
+    .input(vmId)
+    .mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "restart", {}, request(ctx))),
+  // In any state: a queued job is dropped, a running one ended first (cancel.ts).
   destroy: protectedProcedure
+    .meta({ scope: "vms:write" })
     .input(vmId.extend({ confirmName: z.string().max(100) }))
-    .mutation(({ ctx, input }) => requestVmOperation(ctx.db, ctx.actor, input.id, "destroy", { confirmName: input.confirmName }, request(ctx))),
+    .mutation(({ ctx, input }) => requestDestroy(ctx.db, ctx.actor, input.id, input.confirmName, request(ctx))),
+  /** Cancels a queued job at once, or a running create (its Vagrant process is ended and what it made destroyed). */
+  cancelJob: protectedProcedure
+    .meta({ scope: "vms:write" })
+    .input(z.object({ jobId: z.string().min(1).max(64) }))
+    .mutation(({ ctx, input }) => cancelJob(ctx.db, ctx.actor, input.jobId, request(ctx))),
+  /** The VM's queued job: its place in its lane and when it should start, from recent durations on this host. */
+  queuePlace: protectedProcedure
+    .meta({ scope: "vms:read" })
+    .input(vmId)
+    .query(({ ctx, input }) => queuePlaceOfVm(ctx.db, ctx.actor, input.id)),
 
-  jobs: protectedProcedure.input(vmId).query(({ ctx, input }) => listVmJobs(ctx.db, ctx.actor, input.id)),
+  jobs: protectedProcedure
+    .meta({ scope: "vms:read" })
+    .input(vmId)
+    .query(({ ctx, input }) => listVmJobs(ctx.db, ctx.actor, input.id)),
   job: protectedProcedure
+    .meta({ scope: "vms:read" })
     .input(z.object({ jobId: z.string().min(1).max(64), fromOffset: z.number().int().min(0).optional() }))
     .query(({ ctx, input }) => getJobOutput(ctx.db, ctx.actor, input.jobId, input.fromOffset)),
 
   /** What the launch form offers: enabled boxes installed on this host, and the spec limits. */
-  catalog: protectedProcedure.query(async ({ ctx }) => ({ ...(await listLaunchableBoxes(ctx.db)), limits: specLimits() })),
+  catalog: protectedProcedure.meta({ scope: "vms:read" }).query(async ({ ctx }) => ({ ...(await listLaunchableBoxes(ctx.db)), limits: specLimits() })),
 
   costEstimate: protectedProcedure
+    .meta({ scope: "vms:read" })
     .input((raw) => specSchema().parse(raw))
     .query(async ({ ctx, input }) => {
       const perHour = hourlyCost(input);
@@ -55,7 +88,7 @@ export const vmsRouter = createTRPCRouter({
     }),
 
   /** Whether the host can run VM actions now, and if not, why and how to fix it. */
-  actionsStatus: protectedProcedure.query(() => vmActionsStatus()),
+  actionsStatus: protectedProcedure.meta({ scope: "vms:read" }).query(({ ctx }) => vmActionsStatus(ctx.db)),
 
-  myAccount: protectedProcedure.query(({ ctx }) => myAccount(ctx.db, ctx.actor)),
+  myAccount: protectedProcedure.meta({ scope: "vms:read" }).query(({ ctx }) => myAccount(ctx.db, ctx.actor)),
 });

@@ -10,6 +10,12 @@
 // noisy reading can neither open nor resolve an alert. Open alerts are reloaded
 // from the database on the first tick, so a restart neither repeats nor forgets
 // them (a hold toward resolving starts over after a restart).
+//
+// One evaluator runs per host: it lives in the ticks of the host's sampler,
+// which only the process holding the sampler lease runs (metrics/service.ts).
+// A process taking over reloads the open alerts the same way, and before
+// opening one checks the database again, so a handover in the middle of a
+// hold cannot open the same alert twice.
 import type { AlertInstance, AlertRule } from "../../../generated/prisma/sqlite/client";
 import type { Db } from "../../db/client";
 import { recordEvent } from "../../events/record";
@@ -17,7 +23,8 @@ import { formatMetric } from "../format";
 import { METRICS, type MetricName } from "../catalog";
 import type { Reading } from "../collectors/types";
 import { HOST_SOURCE, sourceKind, vmIdOf } from "../sources";
-import { deliverWebhook, webhookBody, type AlertTransition } from "./webhook";
+import { deliverWebhook, type AlertTransition } from "./webhook";
+import { enqueueAlertNotifications } from "./deliveries";
 
 /** An open alert whose source sent nothing for this long is resolved. */
 export const STALE_MS = 5 * 60_000;
@@ -117,7 +124,7 @@ export class AlertEvaluator {
         if (nowMs - since >= rule.durationS * 1000) {
           const alert = await this.openAlert(db, rule, reading.source, value, now);
           this.pendingSince.delete(key);
-          result.opened.push(alert.id);
+          if (alert) result.opened.push(alert.id);
         }
       }
     }
@@ -138,7 +145,13 @@ export class AlertEvaluator {
     return result;
   }
 
-  private async openAlert(db: Db, rule: AlertRule, source: string, value: number, now: Date): Promise<AlertInstance> {
+  /** Opens the alert, or adopts (and returns null for) one that another sampler process opened meanwhile. */
+  private async openAlert(db: Db, rule: AlertRule, source: string, value: number, now: Date): Promise<AlertInstance | null> {
+    const already = await db.alertInstance.findFirst({ where: { ruleId: rule.id, source, resolvedAt: null } });
+    if (already) {
+      this.open!.set(keyOf(rule.id, source), already);
+      return null;
+    }
     const alert = await db.alertInstance.create({
       data: { ruleId: rule.id, source, severity: rule.severity, openedAt: now, openValue: value, peakValue: value, lastValue: value },
     });
@@ -181,13 +194,13 @@ export class AlertEvaluator {
   }
 
   private async notify(db: Db, rule: AlertRule, alert: AlertInstance, event: AlertTransition, now: Date): Promise<void> {
-    if (!rule.webhookUrl) return;
-    const delivery = await db.webhookDelivery.create({ data: { alertId: alert.id, url: rule.webhookUrl, event, payload: {}, status: "pending" } });
-    await db.webhookDelivery.update({ where: { id: delivery.id }, data: { payload: webhookBody(event, alert, rule, delivery.id, now) } });
-    // Delivery retries for a while: it runs beside the sampler, not inside the tick.
-    const sending = this.deliver(db, delivery.id)
-      .catch((err: unknown) => console.error(`[alerts] webhook delivery ${delivery.id} failed:`, err))
-      .finally(() => this.deliveries.delete(sending));
-    this.deliveries.add(sending);
+    // One row per channel (webhook, ntfy), written with its body; what is still pending after a restart is sent by the delivery worker (deliveries.ts).
+    for (const id of await enqueueAlertNotifications(db, rule, alert, event, now)) {
+      // Delivery retries for a while: it runs beside the sampler, not inside the tick.
+      const sending = this.deliver(db, id)
+        .catch((err: unknown) => console.error(`[alerts] delivery ${id} failed:`, err))
+        .finally(() => this.deliveries.delete(sending));
+      this.deliveries.add(sending);
+    }
   }
 }

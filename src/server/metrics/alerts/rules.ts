@@ -1,6 +1,8 @@
 // Alert rules: the defaults, validation and the admin edits, each of which
-// asserts an admin itself (as adminProcedure does before it), and the webhook
-// signing secrets, which leave the server only once: when made or rotated.
+// asserts an admin itself (as adminProcedure does before it), and the
+// notification channels: a webhook URL and an ntfy topic (with an optional
+// access token, which never leaves the server). Both channels are signed with
+// the rule's secret, which leaves the server only once: when made or rotated.
 import { z } from "zod";
 import type { AlertRule } from "../../../generated/prisma/sqlite/client";
 import type { Db } from "../../db/client";
@@ -19,7 +21,7 @@ export type Scope = (typeof SCOPES)[number];
 
 export const alertRuleInput = z.object({
   name: z.string().trim().min(1).max(100),
-  metric: z.string().refine(isMetricName, "unknown metric"),
+  metric: z.string().max(64).refine(isMetricName, "unknown metric"),
   comparison: z.enum(COMPARISONS),
   threshold: z.number().finite(),
   clearThreshold: z.number().finite(),
@@ -31,6 +33,13 @@ export const alertRuleInput = z.object({
     .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
     .max(2000)
     .nullable(),
+  /** An ntfy topic URL, e.g. https://ntfy.sh/mytopic; absent means none. */
+  ntfyUrl: z
+    .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
+    .max(2000)
+    .nullish(),
+  /** The topic's access token: a string sets it, null removes it, absent keeps the one the rule has. */
+  ntfyToken: z.string().trim().min(1).max(200).nullish(),
 });
 export type AlertRuleInput = z.infer<typeof alertRuleInput>;
 
@@ -46,17 +55,26 @@ export function checkRule(rule: AlertRuleInput): void {
     throw bad("The clear level must be below the threshold (the alert resolves once the value has stayed at or below it).");
   if (rule.comparison === "lte" && rule.clearThreshold <= rule.threshold)
     throw bad("The clear level must be above the threshold (the alert resolves once the value has stayed at or above it).");
-  if (rule.webhookUrl) {
-    // An address written in the URL is refused now; a host name is checked on what it resolves to at each delivery.
-    const host = new URL(rule.webhookUrl).hostname;
-    const literal = host === "localhost" || host.endsWith(".localhost") ? "127.0.0.1" : normalizeIp(host);
-    const why = literal && webhookAddressRefusal(literal, env().WEBHOOK_ALLOW_PRIVATE);
-    if (why) throw bad(`The webhook URL is not allowed: ${why}.`);
+  if (rule.webhookUrl) checkTarget("webhook URL", rule.webhookUrl);
+  if (rule.ntfyUrl) {
+    checkTarget("ntfy topic URL", rule.ntfyUrl);
+    if (new URL(rule.ntfyUrl).pathname.replace(/\/+$/, "") === "") throw bad("The ntfy topic URL must name a topic, e.g. https://ntfy.sh/mytopic.");
   }
+  if (rule.ntfyToken && !rule.ntfyUrl) throw bad("An ntfy access token needs an ntfy topic URL.");
 }
 
+/** Refuses now an address written in the URL that the settings refuse; a host name is checked on what it resolves to at each delivery. */
+function checkTarget(label: string, url: string) {
+  const host = new URL(url).hostname;
+  const literal = host === "localhost" || host.endsWith(".localhost") ? "127.0.0.1" : normalizeIp(host);
+  const why = literal && webhookAddressRefusal(literal, env().WEBHOOK_ALLOW_PRIVATE);
+  if (why) throw bad(`The ${label} is not allowed: ${why}.`);
+}
+
+const hasChannel = (rule: { webhookUrl?: string | null; ntfyUrl?: string | null }) => Boolean(rule.webhookUrl || rule.ntfyUrl);
+
 type DefaultRule = AlertRuleInput & { builtinKey: string };
-const base = { comparison: "gte", durationS: 60, scope: "host", severity: "WARNING", enabled: true, webhookUrl: null } as const;
+const base = { comparison: "gte", durationS: 60, scope: "host", severity: "WARNING", enabled: true, webhookUrl: null, ntfyUrl: null } as const;
 export const DEFAULT_ALERT_RULES: readonly DefaultRule[] = [
   { ...base, builtinKey: "host.cpu", name: "Host CPU high", metric: "cpuPct", threshold: 90, clearThreshold: 80 },
   { ...base, builtinKey: "host.memory", name: "Host memory high", metric: "memPct", threshold: 85, clearThreshold: 80 },
@@ -84,14 +102,25 @@ export async function ensureDefaultAlertRules(db: Db): Promise<number> {
   return created;
 }
 
-/** A rule as the admin pages see it: the signing secret never leaves the server after it was shown once. */
-export type PublicAlertRule = Omit<AlertRule, "webhookSecret"> & { hasWebhookSecret: boolean };
-function publicRule({ webhookSecret, ...rule }: AlertRule): PublicAlertRule {
-  return { ...rule, hasWebhookSecret: Boolean(webhookSecret) };
+/** A rule as the admin pages see it: the signing secret never leaves the server after it was shown once, the ntfy token never. */
+export type PublicAlertRule = Omit<AlertRule, "webhookSecret" | "ntfyToken"> & { hasWebhookSecret: boolean; hasNtfyToken: boolean };
+function publicRule({ webhookSecret, ntfyToken, ...rule }: AlertRule): PublicAlertRule {
+  return { ...rule, hasWebhookSecret: Boolean(webhookSecret), hasNtfyToken: Boolean(ntfyToken) };
+}
+
+/** One rule as the admin pages see it, or null. */
+export async function getAlertRule(db: Db, id: string): Promise<PublicAlertRule | null> {
+  const rule = await db.alertRule.findUnique({ where: { id } });
+  return rule && publicRule(rule);
 }
 
 export async function listAlertRules(db: Db): Promise<PublicAlertRule[]> {
   return (await db.alertRule.findMany({ orderBy: [{ scope: "asc" }, { name: "asc" }] })).map(publicRule);
+}
+
+/** The input as events and the audit log may show it: whether a token was given, never the token. */
+export function withoutToken<T extends { ntfyToken?: string | null }>({ ntfyToken, ...rest }: T) {
+  return { ...rest, ntfyToken: ntfyToken === undefined ? "unchanged" : ntfyToken === null ? "none" : "set" };
 }
 
 async function audit(db: Db, actor: Actor, action: string, rule: { id: string; name: string }, details: Record<string, unknown>) {
@@ -106,30 +135,32 @@ async function audit(db: Db, actor: Actor, action: string, rule: { id: string; n
 }
 
 /**
- * Creates a rule. With a webhook URL it gets its signing secret, returned here
- * as `webhookSecret` and never again (rotate for a new one).
+ * Creates a rule. With a channel (webhook or ntfy) it gets its signing secret,
+ * returned here as `webhookSecret` and never again (rotate for a new one).
  */
 export async function createAlertRule(db: Db, actor: Actor, input: AlertRuleInput): Promise<PublicAlertRule & { webhookSecret?: string }> {
   assertAdmin(actor);
   checkRule(input);
-  const webhookSecret = input.webhookUrl ? newWebhookSecret() : null;
-  const rule = await db.alertRule.create({ data: { ...input, webhookSecret } });
-  await audit(db, actor, "alert_rule.create", rule, { rule: input });
+  const webhookSecret = hasChannel(input) ? newWebhookSecret() : null;
+  const rule = await db.alertRule.create({ data: { ...input, ntfyUrl: input.ntfyUrl ?? null, ntfyToken: input.ntfyToken ?? null, webhookSecret } });
+  await audit(db, actor, "alert_rule.create", rule, { rule: withoutToken(input) });
   return { ...publicRule(rule), ...(webhookSecret ? { webhookSecret } : {}) };
 }
 
 /**
- * Updates a rule. A rule given its first webhook URL gets a secret, returned
- * once as `webhookSecret`; a rule whose URL is removed loses its secret.
+ * Updates a rule. A rule given its first channel gets a secret, returned once
+ * as `webhookSecret`; a rule left without channels loses its secret, and one
+ * without an ntfy URL its ntfy token.
  */
 export async function updateAlertRule(db: Db, actor: Actor, id: string, input: AlertRuleInput): Promise<PublicAlertRule & { webhookSecret?: string }> {
   assertAdmin(actor);
   checkRule(input);
-  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, webhookSecret: true } });
+  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, webhookSecret: true, ntfyToken: true } });
   if (!existing) throw notFound("Alert rule");
-  const webhookSecret = !input.webhookUrl ? null : (existing.webhookSecret ?? newWebhookSecret());
-  const rule = await db.alertRule.update({ where: { id }, data: { ...input, webhookSecret } });
-  await audit(db, actor, "alert_rule.update", rule, { rule: input });
+  const webhookSecret = !hasChannel(input) ? null : (existing.webhookSecret ?? newWebhookSecret());
+  const ntfyToken = !input.ntfyUrl ? null : input.ntfyToken === undefined ? existing.ntfyToken : input.ntfyToken;
+  const rule = await db.alertRule.update({ where: { id }, data: { ...input, ntfyUrl: input.ntfyUrl ?? null, ntfyToken, webhookSecret } });
+  await audit(db, actor, "alert_rule.update", rule, { rule: withoutToken(input) });
   const fresh = webhookSecret && webhookSecret !== existing.webhookSecret;
   return { ...publicRule(rule), ...(fresh ? { webhookSecret } : {}) };
 }
@@ -137,9 +168,9 @@ export async function updateAlertRule(db: Db, actor: Actor, id: string, input: A
 /** A new signing secret for a rule's webhook, returned this once; deliveries from now on, retries included, are signed with it. */
 export async function rotateWebhookSecret(db: Db, actor: Actor, id: string): Promise<{ id: string; webhookSecret: string }> {
   assertAdmin(actor);
-  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, name: true, webhookUrl: true } });
+  const existing = await db.alertRule.findUnique({ where: { id }, select: { id: true, name: true, webhookUrl: true, ntfyUrl: true } });
   if (!existing) throw notFound("Alert rule");
-  if (!existing.webhookUrl) throw bad("This rule has no webhook URL, so it has no secret to rotate.");
+  if (!hasChannel(existing)) throw bad("This rule has no webhook or ntfy URL, so it has no secret to rotate.");
   const webhookSecret = newWebhookSecret();
   await db.alertRule.update({ where: { id }, data: { webhookSecret } });
   await recordEvent(db, {
@@ -164,10 +195,22 @@ export async function deleteAlertRule(db: Db, actor: Actor, id: string) {
   await audit(db, actor, "alert_rule.delete", existing, {});
 }
 
-/** The latest webhook deliveries, for the admin page. */
+/** The latest deliveries (webhook and ntfy), for the admin page. */
 export const recentWebhookDeliveries = (db: Db, take = 20) =>
   db.webhookDelivery.findMany({
     orderBy: { createdAt: "desc" },
     take,
-    select: { id: true, url: true, event: true, status: true, attempts: true, lastStatus: true, lastError: true, createdAt: true, deliveredAt: true },
+    select: {
+      id: true,
+      channel: true,
+      url: true,
+      event: true,
+      status: true,
+      attempts: true,
+      nextAttemptAt: true,
+      lastStatus: true,
+      lastError: true,
+      createdAt: true,
+      deliveredAt: true,
+    },
   });

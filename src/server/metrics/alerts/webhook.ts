@@ -1,8 +1,9 @@
-// Webhook notifications of alert transitions. The body and the signature are
+// Webhook notifications of alert transitions, and the sending of every
+// notification channel (webhook and ntfy push). The body and the signature are
 // documented in docs/webhooks.md; keep the two in step. Each notification is a
-// WebhookDelivery row whose status, attempts and last response record how the
-// delivery went. Retries back off exponentially; a 4xx other than 408/429 means
-// the receiver refuses this body, so it is not retried.
+// WebhookDelivery row whose status, attempts, next attempt and last response
+// record how the delivery went. Retries back off exponentially; a 4xx other
+// than 408/429 means the receiver refuses this body, so it is not retried.
 //
 // Every attempt is signed the Standard Webhooks way (webhook-id,
 // webhook-timestamp, webhook-signature: "v1,<base64 HMAC-SHA256 of
@@ -18,6 +19,7 @@ import { env } from "../../env";
 import { blockListOf, inBlockList, NAMED_RANGES, normalizeIp, parseRange, type IpRange } from "../../ip-ranges";
 import { METRICS, type MetricName } from "../catalog";
 import { sourceKind, vmIdOf } from "../sources";
+import { ntfyRequest, type NtfyMessage } from "./ntfy";
 
 export const WEBHOOK_VERSION = 1;
 
@@ -186,57 +188,117 @@ async function secretFor(db: Db, ruleId: string): Promise<string> {
   return (await db.alertRule.findUniqueOrThrow({ where: { id: ruleId }, select: { webhookSecret: true } })).webhookSecret!;
 }
 
+/** What one attempt did: delivered, failed for good, pending (a retry is due at nextAttemptAt), or busy (not due, not pending, or another sender holds it). */
+export type AttemptOutcome = { outcome: "delivered" | "failed" | "busy" } | { outcome: "pending"; nextAttemptAt: Date; delayMs: number };
+
+/** How long a claim keeps other senders off a delivery: past it, the sender is taken to have died and another one resends. */
+const claimMs = (timeoutMs: number) => timeoutMs + 5000;
+
 /**
- * Sends one delivery until it succeeds, is refused, or runs out of attempts,
- * recording every attempt's outcome on the row. Returns the final status.
+ * One attempt at a delivery row, whatever its channel ("webhook": the JSON
+ * body of docs/webhooks.md; "ntfy": the push of ./ntfy.ts). The attempt claims
+ * the row first (pending, not held by another sender, and with `dueOnly` due),
+ * so two processes never send it at once; it then records the outcome and,
+ * for a retryable failure, when the next attempt is due. A process that dies
+ * mid-attempt leaves a claim that lapses, and the delivery is sent again with
+ * the same webhook-id (receivers de-duplicate on it).
  */
-export async function deliverWebhook(db: Db, deliveryId: string, opts: DeliveryOptions = {}): Promise<"delivered" | "failed"> {
-  const { maxAttempts = 5, baseDelayMs = 2000, timeoutMs = 10_000, allowPrivate = env().WEBHOOK_ALLOW_PRIVATE, now = Date.now, sleep = wait } = opts;
-  const delivery = await db.webhookDelivery.findUniqueOrThrow({ where: { id: deliveryId }, include: { alert: { select: { ruleId: true } } } });
-  const body = JSON.stringify(delivery.payload);
-  for (let attempt = delivery.attempts + 1; attempt <= maxAttempts; attempt++) {
-    let status: number | null = null;
-    let error: string | null = null;
-    let refused = false;
-    try {
-      // Read per attempt: a rotation applies to the retries that follow it.
-      const secret = await secretFor(db, delivery.alert.ruleId);
-      const timestamp = Math.floor(now() / 1000);
-      status = await post(
-        delivery.url,
-        {
-          "content-type": "application/json",
-          "user-agent": "TwargaCloud-Webhook/1",
-          "webhook-id": delivery.id,
-          "webhook-timestamp": String(timestamp),
-          "webhook-signature": signWebhook(secret, delivery.id, timestamp, body),
-          "x-twarga-event": delivery.event,
-          "x-twarga-delivery": delivery.id,
-        },
-        body,
-        timeoutMs,
-        allowPrivate,
-      );
-      if (status < 200 || status >= 300) error = `HTTP ${status}`;
-    } catch (err) {
-      refused = err instanceof WebhookAddressError || (err as { cause?: unknown })?.cause instanceof WebhookAddressError;
-      error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    }
-    const ok = status !== null && status >= 200 && status < 300;
-    const final = ok || refused || (status !== null && !retryable(status)) || attempt === maxAttempts;
-    await db.webhookDelivery.update({
-      where: { id: deliveryId },
-      data: {
-        attempts: attempt,
-        lastStatus: status,
-        lastError: error?.slice(0, 500) ?? null,
-        status: ok ? "delivered" : final ? "failed" : "pending",
-        deliveredAt: ok ? new Date() : null,
+export async function attemptDelivery(db: Db, deliveryId: string, opts: DeliveryOptions & { dueOnly?: boolean } = {}): Promise<AttemptOutcome> {
+  const { maxAttempts = 5, baseDelayMs = 2000, timeoutMs = 10_000, allowPrivate = env().WEBHOOK_ALLOW_PRIVATE, now = Date.now } = opts;
+  const claimedAt = new Date();
+  const { count } = await db.webhookDelivery.updateMany({
+    where: {
+      id: deliveryId,
+      status: "pending",
+      ...(opts.dueOnly ? { nextAttemptAt: { lte: claimedAt } } : {}),
+      OR: [{ claimedUntil: null }, { claimedUntil: { lt: claimedAt } }],
+    },
+    data: { claimedUntil: new Date(claimedAt.getTime() + claimMs(timeoutMs)) },
+  });
+  if (count !== 1) return { outcome: "busy" };
+  const delivery = await db.webhookDelivery.findUniqueOrThrow({ where: { id: deliveryId }, include: { alert: { include: { rule: true } } } });
+  const rule = delivery.alert.rule;
+  const attempt = delivery.attempts + 1;
+  let status: number | null = null;
+  let error: string | null = null;
+  let refused = false;
+  try {
+    // Read per attempt: a rotation applies to the retries that follow it.
+    const secret = await secretFor(db, rule.id);
+    const timestamp = Math.floor(now() / 1000);
+    const { headers, body } = await requestOf(db, delivery, rule);
+    status = await post(
+      delivery.url,
+      {
+        ...headers,
+        "user-agent": "TwargaCloud-Webhook/1",
+        "webhook-id": delivery.id,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": signWebhook(secret, delivery.id, timestamp, body),
       },
-    });
-    if (ok) return "delivered";
-    if (final) return "failed";
-    await sleep(baseDelayMs * 2 ** (attempt - 1));
+      body,
+      timeoutMs,
+      allowPrivate,
+    );
+    if (status < 200 || status >= 300) error = `HTTP ${status}`;
+  } catch (err) {
+    refused = err instanceof WebhookAddressError || (err as { cause?: unknown })?.cause instanceof WebhookAddressError;
+    error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   }
-  return "failed";
+  const ok = status !== null && status >= 200 && status < 300;
+  const final = ok || refused || (status !== null && !retryable(status)) || attempt >= maxAttempts;
+  const delayMs = baseDelayMs * 2 ** (attempt - 1);
+  const nextAttemptAt = new Date(Date.now() + delayMs);
+  await db.webhookDelivery.update({
+    where: { id: deliveryId },
+    data: {
+      attempts: attempt,
+      lastStatus: status,
+      lastError: error?.slice(0, 500) ?? null,
+      status: ok ? "delivered" : final ? "failed" : "pending",
+      deliveredAt: ok ? new Date() : null,
+      claimedUntil: null,
+      ...(final ? {} : { nextAttemptAt }),
+    },
+  });
+  if (ok) return { outcome: "delivered" };
+  if (final) return { outcome: "failed" };
+  return { outcome: "pending", nextAttemptAt, delayMs };
+}
+
+type DeliveryRow = { id: string; channel: string; event: string; payload: unknown; alert: WebhookAlert };
+
+/** The headers and body a delivery sends on its channel. */
+async function requestOf(db: Db, delivery: DeliveryRow, rule: WebhookRule & { ntfyToken: string | null }) {
+  if (delivery.channel === "ntfy") return ntfyRequest(delivery.payload as NtfyMessage, rule.ntfyToken);
+  let payload = delivery.payload as { version?: number };
+  if (payload?.version === undefined) {
+    // A row written before its body (the body names the row's id): build it now, once.
+    payload = webhookBody(delivery.event as AlertTransition, delivery.alert, rule, delivery.id, new Date());
+    await db.webhookDelivery.update({ where: { id: delivery.id }, data: { payload } });
+  }
+  return {
+    headers: { "content-type": "application/json", "x-twarga-event": delivery.event, "x-twarga-delivery": delivery.id },
+    body: JSON.stringify(payload),
+  };
+}
+
+/**
+ * Sends one delivery row (webhook or ntfy) until it succeeds, is refused, or
+ * runs out of attempts, waiting between attempts in this process. Every
+ * attempt is recorded with its next due time, so when this process stops in
+ * between, the background process's delivery worker (./deliveries.ts) resumes
+ * it; "pending" means another sender holds it now.
+ */
+export async function deliverWebhook(db: Db, deliveryId: string, opts: DeliveryOptions = {}): Promise<"delivered" | "failed" | "pending"> {
+  const sleep = opts.sleep ?? wait;
+  for (;;) {
+    const result = await attemptDelivery(db, deliveryId, opts);
+    if (result.outcome !== "pending") {
+      if (result.outcome !== "busy") return result.outcome;
+      const row = await db.webhookDelivery.findUnique({ where: { id: deliveryId }, select: { status: true } });
+      return row?.status === "delivered" ? "delivered" : row?.status === "failed" ? "failed" : "pending";
+    }
+    await sleep(result.delayMs);
+  }
 }

@@ -26,33 +26,14 @@ export interface VmReadingSource {
   read(nowMs: number): Promise<VmReading[]>;
 }
 
-/**
- * Why a VM had no reading at the last tick of this process's sampler (libvirt
- * down, domain gone), so its page can say so instead of only going stale.
- * Cleared by its next reading.
- */
-// On globalThis: Next bundles the instrumentation hook (which runs the sampler)
-// apart from the route handlers that read this, each with its own module copy.
-const globalForVms = globalThis as unknown as { twargaUnavailableVms?: Map<string, { reason: string; at: number }> };
-const unavailableVms = (globalForVms.twargaUnavailableVms ??= new Map());
-
-export function vmUnavailability(vmId: string): { reason: string; at: number } | null {
-  return unavailableVms.get(vmId) ?? null;
-}
-
 export function createVmCollector(source: VmReadingSource): Collector {
   return {
     name: "vms",
     async collect(nowMs) {
       const readings = await source.read(nowMs);
-      const listed = new Set(readings.map((r) => r.vmId));
-      for (const vmId of unavailableVms.keys()) if (!listed.has(vmId)) unavailableVms.delete(vmId); // no longer running
       return readings.flatMap((r) => {
-        if (r.status !== "ok") {
-          unavailableVms.set(r.vmId, { reason: r.reason ?? "no reading from the hypervisor", at: nowMs });
-          return [];
-        }
-        unavailableVms.delete(r.vmId);
+        // Why it has none is recorded in the database by the sampler (metrics/reading-gaps.ts).
+        if (r.status !== "ok") return [];
         const { memUsedBytes: used, memAvailableBytes: avail } = r;
         return [
           {
