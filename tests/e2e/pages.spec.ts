@@ -123,6 +123,7 @@ test.describe.serial("every page on a phone", () => {
       "/monitor/admin": "/monitor/admin",
       "/monitor/history": "/monitor/history",
       "/settings/keys": "/settings/keys",
+      "/settings/tokens": "/settings/tokens",
       "/signin": "/signin",
       "/signin/error": "/signin/error?error=Configuration",
       "/signin/refused": "/signin/refused?reason=not-allowed",

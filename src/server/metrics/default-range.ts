@@ -14,13 +14,27 @@ export function smallestRangeHolding(spanMs: number | null): RangeKey {
   return candidates.find((k) => RANGES[k] >= spanMs) ?? LONGEST_DEFAULT;
 }
 
-/** The oldest host reading in any tier (retention trims raw first, so the rollups may reach further back). */
+/**
+ * The oldest host reading in any tier (retention trims raw first, so the rollups may reach further back).
+ * A rollup row is stamped with its bucket's start, which can be up to a bucket earlier than its first
+ * reading: a bucket counts only when it ends before the finer tiers' oldest reading, i.e. when it holds
+ * readings those tiers no longer have. (Otherwise 3 minutes of data past 20:00 would look 62 minutes old
+ * through the 19:00 hour bucket.)
+ */
 export async function oldestHostReading(db: Db): Promise<number | null> {
   const where = { source: HOST_SOURCE };
   const args = { where, orderBy: { ts: "asc" as const }, select: { ts: true } };
-  const rows = await Promise.all([db.metricSample.findFirst(args), db.metricMinute.findFirst(args), db.metricHour.findFirst(args)]);
-  const ts = rows.flatMap((r) => (r ? [Number(r.ts)] : []));
-  return ts.length ? Math.min(...ts) : null;
+  const [raw, minute, hour] = await Promise.all([db.metricSample.findFirst(args), db.metricMinute.findFirst(args), db.metricHour.findFirst(args)]);
+  let oldest: number | null = raw ? Number(raw.ts) : null;
+  for (const [row, widthMs] of [
+    [minute, 60_000],
+    [hour, 3_600_000],
+  ] as const) {
+    if (!row) continue;
+    const start = Number(row.ts);
+    if (oldest === null || start + widthMs <= oldest) oldest = start;
+  }
+  return oldest;
 }
 
 export async function defaultHostRange(db: Db, nowMs = Date.now()): Promise<RangeKey> {

@@ -38,4 +38,26 @@ describe("defaultHostRange", () => {
     await t.db.metricMinute.create({ data: { source: "host", ts: BigInt(now - 120 * MIN), samples: 12 } });
     expect(await defaultHostRange(t.db, now)).toBe("6h");
   });
+
+  it("does not take a rollup bucket's start for the oldest reading when the bucket holds only newer readings", async () => {
+    const own = await createTestDb();
+    try {
+      // Readings from a minute before an hour boundary to two past it (as the sampler writes them), seen a minute later:
+      // the previous hour's bucket starts 61 minutes before that minute, yet holds one minute of readings.
+      const hourStart = Math.floor(now / (60 * MIN)) * 60 * MIN;
+      for (let m = -1; m <= 2; m++) await writeTick(own.db, hourStart + m * MIN, [{ source: "host", values: { cpuPct: 5 } }]);
+      for (const ts of [hourStart - 60 * MIN, hourStart])
+        await own.db.metricHour.upsert({
+          where: { source_ts: { source: "host", ts: BigInt(ts) } },
+          create: { source: "host", ts: BigInt(ts), samples: 1 },
+          update: {},
+        });
+      expect(await defaultHostRange(own.db, hourStart + 3 * MIN)).toBe("1h");
+      // A bucket that ends before the oldest raw reading holds readings retention trimmed: it counts.
+      await own.db.metricHour.create({ data: { source: "host", ts: BigInt(hourStart - 180 * MIN), samples: 12 } });
+      expect(await defaultHostRange(own.db, hourStart + 3 * MIN)).toBe("6h");
+    } finally {
+      await own.close();
+    }
+  });
 });
