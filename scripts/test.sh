@@ -20,7 +20,9 @@ cleanup() {
 trap cleanup EXIT
 
 stage "packages"
-apt_install chromium postgresql
+apt_install chromium postgresql prometheus
+# The tests start their own Prometheus (tests/support/prometheus.ts); the service the package installs must not run alongside.
+systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
 ensure_node_modules
 if [ "${TWARGA_SKIP_REAL_VMS:-0}" != "1" ]; then
   # The hypervisor stack: real `vagrant validate` in the unit tests, real VMs at the end.

@@ -44,6 +44,14 @@ const starters: Starter[] = [
     },
   },
   {
+    name: "Prometheus listener without a token (only when METRICS_LISTEN is set; loopback only)",
+    start: async () => {
+      const listen = (await import("./env")).env().METRICS_LISTEN;
+      if (!listen) return { stop: async () => {} };
+      return (await import("./metrics/exposition")).startMetricsListener((await import("./db")).db, listen);
+    },
+  },
+  {
     name: "alert notifications (webhook and ntfy deliveries that are due, resumed after a restart)",
     start: async () => (await import("./metrics/alerts/deliveries")).startDeliveries((await import("./db")).db),
   },

@@ -193,6 +193,11 @@ export const envSchema = z
     SAMPLER_INTERVAL_MS: int(250, 3_600_000).default(5000),
     VM_STATE_FROM_LIBVIRT: bool.default(true), // the sampler reconciles rows with the domains it sees (src/server/vms/observed-state.ts)
     METRICS_WATCHED_PATHS: z.string().optional(), // comma list; defaults to "/" and VM_ROOT
+    // A token-free Prometheus listener (src/server/metrics/exposition.ts); loopback addresses only, since it shows every VM.
+    METRICS_LISTEN: z
+      .string()
+      .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/, "METRICS_LISTEN must be a loopback address with a port, e.g. 127.0.0.1:9464")
+      .optional(),
     METRICS_RAW_RETENTION_H: num(1, 24 * 365).default(24),
     METRICS_MINUTE_RETENTION_D: num(1, 3650).default(30),
     METRICS_HOUR_RETENTION_D: num(1, 36500).default(365),
