@@ -140,6 +140,8 @@ export const AUTHORIZATION: Record<string, Row> = {
   "admin.boxes":                 { rule: adminOnly },
   "admin.boxCreate":             { rule: adminOnly, input: (w) => box(w.unique("box")) },
   "admin.boxUpdate":             { rule: adminOnly, input: (w) => ({ id: w.boxId, displayName: w.unique("Box") }) },
+  "admin.boxAdd":                { rule: adminOnly, input: (w) => ({ source: { kind: "url", url: "http://127.0.0.1:9/a.box" }, name: `test/${w.unique("add")}` }) },
+  "admin.boxAdds":               { rule: adminOnly },
   "admin.audit":                 { rule: adminOnly, input: () => ({}) },
   "admin.health":                { rule: adminOnly },
 };

@@ -1,7 +1,8 @@
 "use client";
 // The box catalog: add a box, edit one in place, disable or enable it; which
 // entries' boxes this host has installed (only those are offered at launch), and
-// the installed boxes themselves with their size and when they were added.
+// the installed boxes themselves with their size and when they were added, and
+// installing a box from a .box file on the host or a URL, with its progress.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -82,6 +83,98 @@ function InstalledBadge({ installed }: { installed: boolean }) {
   );
 }
 
+/**
+ * `vagrant box add` from a file on the host or an http(s) URL, and the recent adds with their progress; the list
+ * is asked again every 2 s while an add runs (the row is written by whichever process runs vagrant).
+ */
+function BoxAddSection() {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const [kind, setKind] = useState<"path" | "url">("path");
+  const [message, setMessage] = useState<string | null>(null);
+  const adds = useQuery({
+    ...trpc.admin.boxAdds.queryOptions(),
+    refetchInterval: (q) => (q.state.data?.some((a) => a.state === "RUNNING") ? 2000 : false),
+  });
+  const running = adds.data?.some((a) => a.state === "RUNNING") ?? false;
+  const [wasRunning, setWasRunning] = useState(false);
+  // When the last add ends, the installed boxes (and the catalog's "installed" badges) change: ask for them again.
+  if (running !== wasRunning) {
+    setWasRunning(running);
+    if (!running) void qc.invalidateQueries({ queryKey: trpc.admin.boxes.queryKey() });
+  }
+  const add = useMutation(
+    trpc.admin.boxAdd.mutationOptions({
+      onSuccess: () => (setMessage(null), void qc.invalidateQueries({ queryKey: trpc.admin.boxAdds.queryKey() })),
+      onError: (e) => setMessage(e.message),
+    }),
+  );
+  const input = `${field} mt-0.5 w-full text-sm text-gray-900 dark:text-gray-100`;
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const where = String(f.get("where"));
+    add.mutate({ name: String(f.get("name")), source: kind === "path" ? { kind, path: where } : { kind, url: where } });
+  };
+  return (
+    <section className={`${card} space-y-3 p-3`} data-testid="box-adds">
+      <h2 className="text-sm font-medium">Install a box on this host</h2>
+      <form onSubmit={submit} className="grid grid-cols-2 items-end gap-2 sm:grid-cols-4 lg:grid-cols-8">
+        <Labelled text="From">
+          <select value={kind} onChange={(e) => setKind(e.target.value as "path" | "url")} className={input}>
+            <option value="path">a file on the host</option>
+            <option value="url">a URL</option>
+          </select>
+        </Labelled>
+        <Labelled text={kind === "path" ? "Absolute path of the .box file" : "http(s) URL of the .box file"} className="col-span-2 sm:col-span-3 lg:col-span-4">
+          <input
+            name="where"
+            required
+            maxLength={kind === "path" ? 1024 : 2048}
+            placeholder={kind === "path" ? "/srv/boxes/debian12.box" : "https://example.com/debian12.box"}
+            className={input}
+          />
+        </Labelled>
+        <Labelled text="Vagrant box name" className="col-span-2">
+          <input name="name" required maxLength={200} placeholder="owner/box" className={input} />
+        </Labelled>
+        <button className={btn} disabled={add.isPending}>
+          Install
+        </button>
+      </form>
+      {message && (
+        <p className="rounded bg-red-50 p-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200" role="alert">
+          {message}
+        </p>
+      )}
+      <ul className="divide-y divide-gray-100 text-sm dark:divide-gray-800">
+        {adds.data?.map((a) => (
+          <li key={a.id} className="space-y-1 py-1.5" data-testid="box-add">
+            <p className="flex flex-wrap items-baseline gap-x-3">
+              <span className="font-mono">{a.name}</span>
+              <span className="min-w-0 truncate text-gray-500">{a.source}</span>
+              <span
+                className={a.state === "FAILED" ? "text-red-700 dark:text-red-300" : a.state === "SUCCEEDED" ? "text-emerald-700 dark:text-emerald-300" : ""}
+              >
+                {a.state === "RUNNING" ? `adding… ${a.progress}%` : a.state === "SUCCEEDED" ? "added" : "failed"}
+              </span>
+              <span className="text-gray-500">
+                by {a.requestedByEmail}, <When value={a.startedAt} />
+              </span>
+            </p>
+            {a.state === "RUNNING" && (
+              <progress className="h-2 w-full" max={100} value={a.progress} aria-label={`Adding ${a.name}`}>
+                {a.progress}%
+              </progress>
+            )}
+            {a.state === "FAILED" && a.error && <p className="text-red-700 dark:text-red-300">{a.error}</p>}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function CatalogPanel() {
   const trpc = useTRPC();
   const qc = useQueryClient();
@@ -115,6 +208,7 @@ export function CatalogPanel() {
           </li>
         ))}
       </ul>
+      <BoxAddSection />
       <section className={`${card} p-3`} data-testid="installed-boxes">
         <h2 className="mb-2 text-sm font-medium">Boxes installed on this host</h2>
         {catalog.data?.installedError && (
@@ -123,9 +217,7 @@ export function CatalogPanel() {
           </p>
         )}
         {catalog.data && catalog.data.installed.length === 0 && !catalog.data.installedError && (
-          <p className="text-sm text-gray-600 dark:text-gray-400">
-            None. Build one with scripts/build-box.sh, or add one with `vagrant box add` under the app&apos;s VAGRANT_HOME.
-          </p>
+          <p className="text-sm text-gray-600 dark:text-gray-400">None. Build one with scripts/build-box.sh, or install one above from a .box file or URL.</p>
         )}
         <ul className="divide-y divide-gray-100 text-sm dark:divide-gray-800">
           {catalog.data?.installed.map((b) => (

@@ -32,6 +32,7 @@ const mutationInputs: Record<string, () => unknown> = {
   stopAll: () => ({ confirm: STOP_ALL_PHRASE, reason: "test" }),
   boxCreate: () => ({ name: "local/alpine", displayName: "Alpine", osFamily: "alpine", minCpus: 1, minRamMb: 256, minDiskGb: 2, enabled: true }),
   boxUpdate: () => ({ id: ids.box, enabled: false }),
+  boxAdd: () => ({ source: { kind: "url", url: "http://127.0.0.1:9/alpine.box" }, name: "local/alpine-added" }),
   queueMove: () => ({ jobId: ids.queuedMove, to: "front" }),
   queueCancel: () => ({ jobId: ids.queuedCancel }),
 };

@@ -8,6 +8,7 @@
 // walks every procedure here and checks this.
 import { z } from "zod";
 import { listAuditLog, auditFilterSchema, writeAudit } from "../../admin/audit";
+import { addBox, boxAddSchema, recentBoxAdds } from "../../admin/box-add";
 import { boxFieldsSchema, createBox, updateBox } from "../../admin/catalog";
 import { adminHealth } from "../../admin/health";
 import { bulkUserAction, deleteUser, searchUsers, setUserDisabled, setUserRole } from "../../admin/users";
@@ -209,6 +210,15 @@ export const adminRouter = createTRPCRouter({
     ctx.audit(change);
     return change.after;
   }),
+  // The audit row is the request; how the add ended is an event (box.add.succeeded / box.add.failed).
+  boxAdd: auditedAdminProcedure.input(boxAddSchema).mutation(async ({ ctx, input }) => {
+    const { add, finished } = await addBox(ctx.db, ctx.actor, input);
+    // The add outlives the request; its outcome lands in the row and an event, never in this response.
+    void finished.catch((err: unknown) => console.error("box add", add.id, err));
+    ctx.audit({ targetType: "BoxAdd", targetId: add.id, before: null, after: { name: add.name, sourceKind: add.sourceKind, source: add.source } });
+    return add;
+  }),
+  boxAdds: adminProcedure.query(({ ctx }) => recentBoxAdds(ctx.db, ctx.actor)),
 
   // ---- audit log and health ----
   audit: adminProcedure.input(auditFilterSchema).query(({ ctx, input }) => listAuditLog(ctx.db, ctx.actor, input)),

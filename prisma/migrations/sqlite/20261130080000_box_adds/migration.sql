@@ -1,0 +1,19 @@
+-- CreateTable: an admin's `vagrant box add` from a host file or a URL, with its progress (src/server/admin/box-add.ts)
+CREATE TABLE "BoxAdd" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "name" TEXT NOT NULL,
+    "sourceKind" TEXT NOT NULL,
+    "source" TEXT NOT NULL,
+    "state" TEXT NOT NULL,
+    "progress" INTEGER NOT NULL DEFAULT 0,
+    "output" TEXT NOT NULL DEFAULT '',
+    "error" TEXT,
+    "requestedById" TEXT,
+    "requestedByEmail" TEXT NOT NULL,
+    "startedAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "endedAt" DATETIME
+);
+
+-- CreateIndex
+CREATE INDEX "BoxAdd_name_state_idx" ON "BoxAdd"("name", "state");
+CREATE INDEX "BoxAdd_startedAt_idx" ON "BoxAdd"("startedAt");
