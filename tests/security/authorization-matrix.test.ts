@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Db } from "~/server/db/client";
 import type { Actor } from "~/server/permissions";
 import { createTestDb, type TestDb } from "../support/db";
-import { AUTHORIZATION, ROLES, newPublicKey, type Outcome, type Role, type World } from "./authorization-table";
+import { AUTHORIZATION, ROLES, newPublicKey, rule, type Outcome, type Role, type World } from "./authorization-table";
 
 // What Auth.js's auth() returns for this request (the session cookie is not what is under test), and the app's db.
 const request = vi.hoisted(() => ({ userId: null as string | null, db: null as unknown }));
@@ -92,15 +92,7 @@ beforeAll(async () => {
     freshAlertRule: async () =>
       (
         await createAlertRule(db, admin, {
-          name: unique("rule"),
-          metric: "cpuPct",
-          comparison: "gte",
-          threshold: 90,
-          clearThreshold: 80,
-          durationS: 60,
-          scope: "host",
-          severity: "WARNING",
-          enabled: true,
+          ...rule(unique("rule")),
           // A receiver's name, never called here (deliveries happen when an alert opens).
           webhookUrl: "https://hooks.example.com/twarga",
         })

@@ -56,18 +56,20 @@ const ownerOnly: Rule = { ...SIGNED_OUT, stranger: "NOT_FOUND", owner: "ok", adm
 const adminOnly: Rule = { ...SIGNED_OUT, stranger: "FORBIDDEN", owner: "FORBIDDEN", admin: "ok" };
 
 const history = { metrics: ["cpuPct"], range: "1h" } as const;
-const rule = (name: string) => ({
-  name,
-  metric: "cpuPct",
-  comparison: "gte",
-  threshold: 90,
-  clearThreshold: 80,
-  durationS: 60,
-  scope: "host",
-  severity: "WARNING",
-  enabled: true,
-  webhookUrl: null,
-});
+/** An alert rule input; the matrix test makes its fixtures from the same one. */
+export const rule = (name: string) =>
+  ({
+    name,
+    metric: "cpuPct",
+    comparison: "gte",
+    threshold: 90,
+    clearThreshold: 80,
+    durationS: 60,
+    scope: "host",
+    severity: "WARNING",
+    enabled: true,
+    webhookUrl: null,
+  }) as const;
 
 const box = (name: string) => ({ name: `local/${name}`, displayName: "Matrix", osFamily: "debian", minCpus: 1, minRamMb: 256, minDiskGb: 2, enabled: false });
 
