@@ -251,6 +251,14 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
     }
   }
 
+  // A cancel (or a destroy) asked for after Vagrant's command ended, while the state was read or the guest set up,
+  // still wins: its caller was told the job is being cancelled. The runner's watcher may not have seen it yet.
+  const lateCancel = await db.vmJob
+    .findUnique({ where: { id: job.id }, select: { cancelRequestedAt: true } })
+    .then((j) => j?.cancelRequestedAt != null)
+    .catch(() => false);
+  if (ctx.cancel?.aborted || lateCancel) return finishCancelledJob(db, job.id, out, ctx.timeouts.DESTROY, e);
+
   const state = timedOut ? "TIMED_OUT" : result?.aborted && silentGuest === null ? "INTERRUPTED" : ok ? "SUCCEEDED" : "FAILED";
   const message = ok ? (note ?? `${operation} finished; the VM is ${observed.state.toLowerCase()}.`) : `${failure} The VM is ${observed.state.toLowerCase()}.`;
   out.note(ok ? "Done" : state === "TIMED_OUT" ? "Timed out" : "Failed");

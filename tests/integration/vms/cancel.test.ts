@@ -120,6 +120,30 @@ describe("cancelling a running create", () => {
     await r.idle();
     expect((await vmOf(next.vm.id)).state).toBe("RUNNING");
   });
+
+  it("a cancel that arrives after `vagrant up` ended, while the VM's state is read, still destroys what the create made", async () => {
+    startRunner(1);
+    // `status` prints its lines slowly: the window between the end of `up` and the end of the job.
+    controlFakeVagrant({ status: { delayMs: 400 } });
+    const { vm, job } = await createVm(t.db, alice, spec(), noRequest);
+    const folder = vmFolder(vm.id);
+    await waitFor(
+      async () => {
+        const calls = fakeCalls(folder).map((c) => c[0]);
+        return calls.includes("up") && calls.lastIndexOf("status") > calls.indexOf("up");
+      },
+      15_000,
+      "vagrant up to end and the state to be read",
+    );
+    const { outcome } = await cancelJob(t.db, alice, job.id, noRequest);
+    expect(outcome).toBe("cancelling");
+    const done = await ended(job.id);
+    expect(done.state).toBe("CANCELLED");
+    expect(done.message).toContain("destroyed");
+    expect(await vmOf(vm.id)).toMatchObject({ state: "DESTROYED", hostSshPort: null });
+    expect(existsSync(folder)).toBe(false);
+    expect((await eventsOf(vm.id)).map((e) => e.action)).toContain("vm.create.cancelled");
+  });
 });
 
 describe("destroy in every state", () => {
