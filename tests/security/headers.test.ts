@@ -89,3 +89,33 @@ describe("security headers from the proxy", () => {
       expect(matcher.test(path), path).toBe(false);
   });
 });
+
+describe("the local identity provider", () => {
+  it("sends its sign-in form under a policy that runs nothing and posts only to itself and the app, and never lets itself be framed", async () => {
+    const { startLocalIdp } = await import("~/server/auth/local-idp");
+    const { COMMON_SECURITY_HEADERS } = await import("~/server/security-headers");
+    const redirectUri = "http://localhost:9/api/auth/callback/oidc";
+    const idp = await startLocalIdp({ host: "127.0.0.1", port: 0, clients: [{ clientId: "h", clientSecret: "s", redirectUris: [redirectUri] }] });
+    try {
+      const auth = new URL(`${idp.issuer}/auth`);
+      const params = { client_id: "h", response_type: "code", scope: "openid email", redirect_uri: redirectUri, code_challenge: "x".repeat(43) };
+      for (const [k, v] of Object.entries({ ...params, code_challenge_method: "S256" })) auth.searchParams.set(k, v);
+      const toForm = await fetch(auth, { redirect: "manual" });
+      expect(toForm.status).toBe(303);
+      const cookie = toForm.headers
+        .getSetCookie()
+        .map((c) => c.split(";")[0])
+        .join("; ");
+      const form = await fetch(new URL(toForm.headers.get("location")!, idp.issuer), { headers: { cookie } });
+      expect(form.status).toBe(200);
+      expect(await form.text()).toContain("<form");
+      expect(form.headers.get("content-security-policy")).toBe(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://localhost:9; base-uri 'none'; frame-ancestors 'none'",
+      );
+      for (const res of [form, toForm, await fetch(`${idp.issuer}/.well-known/openid-configuration`)])
+        for (const [name, value] of Object.entries(COMMON_SECURITY_HEADERS)) expect(res.headers.get(name), name).toBe(value);
+    } finally {
+      await idp.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
+import { COMMON_SECURITY_HEADERS } from "../security-headers";
 
 export interface LocalIdpClient {
   clientId: string;
@@ -138,7 +139,20 @@ export async function startLocalIdp(opts: LocalIdpOptions): Promise<LocalIdp> {
     await provider.interactionFinished(req, res, { login: { accountId: sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
   }
 
+  // The sign-in form's policy: its own inline <style> and nothing else runs or loads. Its POST is answered with
+  // redirects to the provider's /auth and then to the app's callback, and browsers check form-action on each hop.
+  const formTargets = [...new Set(opts.clients.flatMap((c) => c.redirectUris.map((u) => new URL(u).origin)))];
+  const formPolicy = [
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    `form-action 'self' ${formTargets.join(" ")}`.trim(),
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
   const server = http.createServer((req, res) => {
+    // Every response of the provider too (discovery, keys, tokens, its error pages): never framed or sniffed.
+    for (const [name, value] of Object.entries(COMMON_SECURITY_HEADERS)) res.setHeader(name, value);
+    res.setHeader("Content-Security-Policy", formPolicy);
     const match = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec((req.url ?? "").split("?")[0]!);
     if (!match) return oidc(req, res);
     handleInteraction(req, res, match[1]!).catch((err) => {
