@@ -6,7 +6,7 @@ import { createTRPCClient, httpBatchLink, loggerLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
-import { z } from "zod";
+import { config as zodConfig } from "zod/v4/core";
 import type { AppRouter } from "../server/api/root";
 
 // In the browser zod must not compile parsers with `new Function`: the page's
@@ -14,8 +14,9 @@ import type { AppRouter } from "../server/api/root";
 // still reported as a violation) would fire on the first object it parses.
 // The client components that parse with zod all use useTRPC from here, so this
 // runs before they parse; the e2e page watch (tests/e2e/support) fails on any
-// page where it would not.
-if (typeof window !== "undefined") z.config({ jitless: true });
+// page where it would not. zod keeps this setting on globalThis, so setting it
+// through zod's core (not its whole API) keeps zod out of pages that parse nothing.
+if (typeof window !== "undefined") zodConfig({ jitless: true });
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { expect, test } from "./support/fixtures";
 import { localApp, type E2EApp } from "./support/apps";
 import { signIn, withDb } from "./support/session";
@@ -85,5 +87,35 @@ test.describe.serial("events and admin console", () => {
     const again = page.getByTestId("admin-users").locator("li").filter({ hasText: USER });
     await again.getByRole("button", { name: "Enable" }).click();
     await expect(again).not.toContainText("disabled");
+  });
+
+  test("an admin installs a box from a file on the host and follows it to the end; a relative path is refused before anything runs", async ({ page }) => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    await signIn(page, app, ADMIN);
+    makeAdmin(ADMIN);
+    // A file on the host, readable by the app (the stand-in vagrant copies it into the app's VAGRANT_HOME).
+    const boxFile = path.join(app.dataDir, "uploads", "e2e-upload.box");
+    mkdirSync(path.dirname(boxFile), { recursive: true });
+    writeFileSync(boxFile, "a stand-in box image\n");
+    // The stand-in reports its two built-in boxes while VAGRANT_HOME/boxes does not exist, and the folder's contents
+    // once it does: lay them out first, so the add changes nothing else the later specs see.
+    for (const name of ["local-VAGRANTSLASH-debian12", "local-VAGRANTSLASH-tiny"])
+      mkdirSync(path.join(app.dataDir, "vagrant.d", "boxes", name, "0", "libvirt"), { recursive: true });
+    await page.goto(`${app.url}/admin/catalog`);
+    const adds = page.getByTestId("box-adds");
+    await adds.getByLabel("Absolute path of the .box file").fill("uploads/e2e-upload.box");
+    await adds.getByLabel("Vagrant box name").fill("e2e/from-file");
+    await adds.getByRole("button", { name: "Install" }).click();
+    await expect(adds.getByRole("alert")).toHaveText("The box file's path must be absolute.");
+    await expect(adds.getByTestId("box-add")).toHaveCount(0);
+
+    await adds.getByLabel("Absolute path of the .box file").fill(boxFile);
+    await adds.getByRole("button", { name: "Install" }).click();
+    const row = adds.getByTestId("box-add").filter({ hasText: "e2e/from-file" });
+    await expect(row).toContainText(`by ${ADMIN}`);
+    await expect(row).toContainText("added", { timeout: 30_000 });
+    await expect(adds.getByRole("alert")).toHaveCount(0);
+    await page.goto(`${app.url}/admin/audit`);
+    await expect(page.getByTestId("audit-log")).toContainText("admin.boxAdd");
   });
 });

@@ -118,7 +118,7 @@ export async function startLocalIdp(opts: LocalIdpOptions): Promise<LocalIdp> {
     const details = await provider.interactionDetails(req, res);
     if (details.uid !== uid) throw new Error("interaction mismatch");
     if (req.method === "GET") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": formPolicy });
       res.end(signInForm(uid, title));
       return;
     }
@@ -126,7 +126,7 @@ export async function startLocalIdp(opts: LocalIdpOptions): Promise<LocalIdp> {
     const email = (form.get("email") ?? "").trim();
     const name = (form.get("name") ?? "").trim().slice(0, 100);
     if (!EMAIL.test(email)) {
-      res.writeHead(400, { "content-type": "text/html; charset=utf-8" });
+      res.writeHead(400, { "content-type": "text/html; charset=utf-8", "content-security-policy": formPolicy });
       res.end(signInForm(uid, title, "Enter a valid email address.", { email, name }));
       return;
     }
@@ -150,9 +150,10 @@ export async function startLocalIdp(opts: LocalIdpOptions): Promise<LocalIdp> {
     "frame-ancestors 'none'",
   ].join("; ");
   const server = http.createServer((req, res) => {
-    // Every response of the provider too (discovery, keys, tokens, its error pages): never framed or sniffed.
+    // Every response of the provider too (discovery, keys, tokens, its own pages): never framed or sniffed. The
+    // policy goes on the form this file writes only: oidc-provider's pages (e.g. the one that resumes a sign-in
+    // after a refusal) carry inline scripts of their own.
     for (const [name, value] of Object.entries(COMMON_SECURITY_HEADERS)) res.setHeader(name, value);
-    res.setHeader("Content-Security-Policy", formPolicy);
     const match = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec((req.url ?? "").split("?")[0]!);
     if (!match) return oidc(req, res);
     handleInteraction(req, res, match[1]!).catch((err) => {
