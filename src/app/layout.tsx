@@ -6,14 +6,25 @@ import "~/styles/globals.css";
 export const metadata: Metadata = {
   title: { default: "Twarga Cloud", template: "%s · Twarga Cloud" },
   description: "A self-hosted mini cloud: VMs, monitoring and a security feed for a small team.",
+  // Drawn by scripts/make-icons.ts; the manifest (src/app/manifest.ts) names the larger ones.
+  icons: {
+    icon: [
+      { url: "/favicon.ico", sizes: "16x16 32x32 48x48" },
+      { url: "/icon.svg", type: "image/svg+xml" },
+    ],
+    apple: [{ url: "/icons/apple-touch-icon.png", sizes: "180x180" }],
+  },
+  // iOS opens a home-screen page full screen only with this (it ignores the manifest's display).
+  appleWebApp: { capable: true, title: "Twarga", statusBarStyle: "default" },
 };
 
 export const viewport: Viewport = {
   width: "device-width",
   initialScale: 1,
+  // The phone's status bar takes the colour of the sticky header below it (bg-white, dark:bg-gray-900).
   themeColor: [
-    { media: "(prefers-color-scheme: light)", color: "#f9fafb" },
-    { media: "(prefers-color-scheme: dark)", color: "#030712" },
+    { media: "(prefers-color-scheme: light)", color: "#ffffff" },
+    { media: "(prefers-color-scheme: dark)", color: "#101828" },
   ],
 };
 

@@ -125,6 +125,7 @@ test.describe.serial("every page on a phone", () => {
       "/settings/keys": "/settings/keys",
       "/settings/tokens": "/settings/tokens",
       "/signin": "/signin",
+      "/status": "/status",
       "/signin/error": "/signin/error?error=Configuration",
       "/signin/refused": "/signin/refused?reason=not-allowed",
       "/vms": "/vms",

@@ -96,6 +96,7 @@ export const AUTHORIZATION: Record<string, Row> = {
   "metrics.current":             { rule: anyUser },
   "metrics.vmCurrent":           { rule: ownerOrAdmin, input: (w) => ({ vmId: w.vmId }) },
   "metrics.openAlertCount":      { rule: anyUser },
+  "metrics.status":              { rule: anyUser },
   "metrics.hostHistory":         { rule: anyUser, input: () => history },
   "metrics.hostDefaultRange":    { rule: anyUser },
   "metrics.vmHistory":           { rule: ownerOrAdmin, input: (w) => ({ ...history, vmId: w.vmId }) },

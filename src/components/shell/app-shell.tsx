@@ -12,6 +12,7 @@ export interface ShellUser {
 export function AppShell({ user, showAdmin, children, badge }: { user: ShellUser; showAdmin: boolean; children: ReactNode; badge?: ReactNode }) {
   const links = [
     { href: "/", label: "Dashboard" },
+    { href: "/status", label: "Status" },
     { href: "/vms", label: "VMs" },
     { href: "/monitor", label: "Monitor" },
     { href: "/events", label: "Events" },

@@ -12,7 +12,6 @@
 // - a 4xx answer to the app's own fetch (tRPC refusing a bad key with 400, a
 //   401 once the test has ended the session): the API answers in HTTP
 //   statuses, and the page shows or handles them. 5xx is always a fault;
-// - a 404 for /favicon.ico, which the browser asks every origin for by itself;
 // - requests that fail with net::ERR_INTERNET_DISCONNECTED after the test took
 //   the browser offline (context.setOffline) to test a reconnect.
 import { test as base, expect, type Browser, type BrowserContext, type ConsoleMessage, type Page } from "@playwright/test";
@@ -41,8 +40,6 @@ function isAllowedLoadFailure(msg: ConsoleMessage, watch: Watch): boolean {
   if (watch.wentOffline && /^Failed to load resource: net::ERR_INTERNET_DISCONNECTED/.test(msg.text())) return true;
   const m = /^Failed to load resource: the server responded with a status of (\d{3})/.exec(msg.text());
   if (!m) return false;
-  // The browser asks every origin for /favicon.ico by itself, the local identity provider's too; no page of ours links it.
-  if (new URL(msg.location().url || "about:blank").pathname === "/favicon.ico" && m[1] === "404") return true;
   return watch.errorAnswers.get(msg.location().url) === Number(m[1]);
 }
 

@@ -15,6 +15,7 @@ import {
   withoutToken,
 } from "../../metrics/alerts/rules";
 import { currentState, openAlertCount, vmCurrentState } from "../../metrics/current";
+import { statusSummary } from "../../metrics/status";
 import { metricsHealth } from "../../metrics/sampler-health";
 import { defaultHostRange } from "../../metrics/default-range";
 import { deviceHistory, hostDevices, hostHistory, MAX_METRICS, RANGE_KEYS, vmHistory } from "../../metrics/history";
@@ -38,6 +39,8 @@ export const metricsRouter = createTRPCRouter({
     .input(z.object({ vmId }))
     .query(({ ctx, input }) => vmCurrentState(ctx.db, ctx.actor, input.vmId)),
   openAlertCount: protectedProcedure.meta({ scope: "metrics:read" }).query(({ ctx }) => openAlertCount(ctx.db, ctx.actor)),
+  /** The phone status page (/status): host state, figures now, the actor's own VMs, open alerts. For sessions only (no token scope). */
+  status: protectedProcedure.query(({ ctx }) => statusSummary(ctx.db, ctx.actor)),
   hostHistory: protectedProcedure
     .meta({ scope: "metrics:read" })
     .input(historyInput)
