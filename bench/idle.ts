@@ -9,10 +9,19 @@
 // the stand-in (tests/support/fake-vagrant, libvirt's test driver), whose "up"
 // starts a stand-in guest. The output says which, and why.
 //
+// The stand-in's figures depend on libvirt's test driver: it runs inside virsh
+// itself (no daemon, no QEMU to ask), and its one domain "test" is not one of
+// the 2 VMs, so each `domstats` there is a little cheaper than on
+// qemu:///system, and the VMs' readings say "no libvirt domain". What the app
+// does per tick (the sampler, its database writes, one command to its
+// long-lived virsh) is the same. libvirtd's own CPU is never counted: it is not
+// the app's child.
+//
 // Figures:
 // - cpuPctOfCore: CPU time of the app process and all its children (those that
 //   ended, from /proc/<pid>/stat cutime+cstime, and those still alive) over the
 //   window, as a percentage of one core.
+//   The app's long-lived virsh (the sampler's session) is one of those children.
 // - childrenPerMinute: processes the app started in the window, from
 //   `strace -f --seccomp-bpf -e trace=execve` (only execve stops the tracee,
 //   so tracing costs the app next to nothing); null without strace.
@@ -117,6 +126,14 @@ function procTimes(pid: number | "self"): { own: number; reaped: number } | null
     return { own: (Number(f[11]) + Number(f[12])) / CLK_TCK, reaped: (Number(f[13]) + Number(f[14])) / CLK_TCK };
   } catch {
     return null;
+  }
+}
+/** A process's command line, arguments joined by spaces. */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+  } catch {
+    return "?";
   }
 }
 function children(pid: number): number[] {
@@ -243,6 +260,15 @@ const command = hasStrace
       "start",
     ]
   : [process.execPath, ...nodeArgs, nextBin, "start"];
+// On the real hypervisor the app makes an owner network, and vagrant-libvirt may upload the box image into the pool
+// (a new volume per box added): what was not there before the run is removed after it.
+const virshLines = (...args: string[]) =>
+  spawnSync("virsh", ["--connect", "qemu:///system", "-q", ...args], { encoding: "utf8", timeout: 15_000 })
+    .stdout.split("\n")
+    .map((l) => l.trim().split(/\s+/)[0]!)
+    .filter(Boolean);
+const networksBefore = hypervisor === "real" ? new Set(virshLines("net-list", "--all", "--name")) : null;
+const volumesBefore = hypervisor === "real" ? new Set(virshLines("vol-list", "default")) : null;
 const launcher = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: appEnv, stdio: ["ignore", "pipe", "pipe"] });
 let appLog = "";
 launcher.stdout!.on("data", (d) => (appLog += d));
@@ -287,11 +313,20 @@ try {
   // --- 3. The window ------------------------------------------------------------
   const t0 = Date.now();
   const ownNow = () => appPids().reduce((sum, p) => sum + (procTimes(p)?.own ?? 0), 0);
+  /** The app's children alive now (its long-lived virsh), with their own CPU seconds so far. */
+  const liveChildren = () =>
+    new Map(
+      appPids().flatMap((app) =>
+        children(app).map((p): [number, { what: string; cpuS: number }] => [p, { what: commandLine(p), cpuS: procTimes(p)?.own ?? 0 }]),
+      ),
+    );
   const own0 = ownNow();
+  const live0 = liveChildren();
   const cpu0 = appCpu();
   await sleep(SECONDS * 1000);
   const cpu1 = appCpu();
   const ownS = ownNow() - own0;
+  const live1 = liveChildren();
   const t1 = Date.now();
   const wallS = (t1 - t0) / 1000;
   const cpuPctOfCore = r3(((cpu1 - cpu0) / wallS) * 100);
@@ -319,6 +354,8 @@ try {
 
   console.log(`window ${r1(wallS)} s: app + children used ${r3(cpu1 - cpu0)} s of CPU = ${cpuPctOfCore} % of a core (target ≤ 0.5)`);
   console.log(`  the app's own process: ${r3(ownS)} s (${r3((ownS / wallS) * 100)} %); its children: ${r3(cpu1 - cpu0 - ownS)} s`);
+  const longLived = [...live1].filter(([p]) => live0.has(p)).map(([p, c]) => ({ pid: p, command: c.what, cpuS: r3(c.cpuS - live0.get(p)!.cpuS) }));
+  for (const c of longLived) console.log(`  of which the long-lived child ${c.pid} (${c.command}): ${c.cpuS} s`);
   if (childrenPerMinute === null) console.log("child processes: not counted (no strace on this machine)");
   else {
     console.log(`child processes: ${childrenPerMinute} per minute = ${childrenPerTick} per ${tickS} s sampler tick (target ≤ 1)`);
@@ -341,6 +378,7 @@ try {
       childrenPerTick,
       samplerIntervalS: tickS,
       childrenByCommand: Object.fromEntries(byCommand),
+      longLivedChildren: longLived,
       readinessCheck: { everyToolAsked: everyTool, asItRepeatsNow: repeating },
       targets: { cpuPctOfCore: 0.5, childrenPerTick: 1 },
       meetsTargets: cpuPctOfCore <= 0.5 && (childrenPerTick === null || childrenPerTick <= 1) && wallS >= 180,
@@ -354,6 +392,17 @@ try {
   for (const id of vmIds) {
     const folder = path.join(data, "vms", id);
     if (existsSync(folder)) spawnSync(vagrant, ["destroy", "-f"], { cwd: folder, env: { ...appEnv, VAGRANT_HOME: vagrantHome }, timeout: 120_000 });
+  }
+  if (networksBefore && volumesBefore) {
+    for (const n of virshLines("net-list", "--all", "--name").filter((n) => !networksBefore.has(n) && n.startsWith("twarga-"))) {
+      virshLines("net-destroy", n);
+      virshLines("net-undefine", n);
+      console.log(`removed the owner network ${n} this run made`);
+    }
+    for (const v of virshLines("vol-list", "default").filter((v) => !volumesBefore.has(v) && v.includes("_vagrant_box_image_"))) {
+      virshLines("vol-delete", "--pool", "default", v);
+      console.log(`removed the box image volume ${v} this run uploaded`);
+    }
   }
   await db.$disconnect();
   rmSync(data, { recursive: true, force: true });

@@ -85,4 +85,6 @@ export async function stopBackgroundServices(): Promise<void> {
       .reverse()
       .map((s) => s.stop()),
   );
+  // The sampler's long-lived virsh, once nothing can send it a command any more.
+  await (await import("./hypervisor/virsh-session")).closeVirshSessions();
 }

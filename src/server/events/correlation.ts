@@ -205,7 +205,7 @@ export async function pruneCorrelationState(db: Db, before: Date) {
 }
 
 export interface CorrelationOptions extends EventCursorOptions {
-  /** How often the background process looks for new events (ms). */
+  /** How often the background process looks for new events (ms; default 5 s: each look is two queries, and the rules' windows are minutes long). */
   pollMs?: number;
 }
 
@@ -229,7 +229,7 @@ export function startCorrelation(
     catchUp()
       .catch((err) => console.error("[correlation] reading new events failed:", err))
       .finally(() => {
-        if (!stopped) (timer = setTimeout(loop, opts.pollMs ?? 2000)).unref?.();
+        if (!stopped) (timer = setTimeout(loop, opts.pollMs ?? 5000)).unref?.();
       });
   };
   loop();

@@ -9,7 +9,19 @@ import { createVmStatsReader, type TickObservation, type VmRef, type VmStatsRead
 export function toVmReading(result: VmStatsResult): VmReading {
   if (result.status !== "ok") return { vmId: result.vmId, status: "unavailable", reason: result.reason };
   const { cpuPct, memUsedBytes, memAvailableBytes, rssBytes, diskReadBps, diskWriteBps, netRxBps, netTxBps } = result.stats;
-  return { vmId: result.vmId, status: "ok", cpuPct, memUsedBytes, memAvailableBytes, rssBytes, diskReadBps, diskWriteBps, netRxBps, netTxBps };
+  return {
+    vmId: result.vmId,
+    status: "ok",
+    cpuPct,
+    memUsedBytes,
+    memAvailableBytes,
+    rssBytes,
+    diskReadBps,
+    diskWriteBps,
+    netRxBps,
+    netTxBps,
+    counters: result.counters,
+  };
 }
 
 /**

@@ -1,16 +1,19 @@
 // Per-VM metrics from the hypervisor: one `virsh domstats --raw` call per tick
 // covers every domain; each VM is matched to its domain by the UUID Vagrant
 // recorded in its folder (falling back to vagrant-libvirt's name
-// `<folder name>_default`), and rates come from consecutive readings.
+// `<folder name>_default`), and rates come from consecutive readings; the raw
+// counters go along too, for the Prometheus exposition.
 //
 // A VM without a reading (no domain, domain not running, libvirt unreachable)
 // is "unavailable" with the reason, never a row of zeros.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { env, type Env } from "../env";
+import type { VmCounters } from "../metrics/collectors/vms";
 import { CounterRates, pct } from "../metrics/rates";
 import { DOMAIN_RUNNING, parseDomstats, type DomainStats } from "./domstats";
-import { commandFailure, runVirsh, type RunVirsh } from "./virsh";
+import { commandFailure, type RunVirsh } from "./virsh";
+import { virshSession } from "./virsh-session";
 
 export interface VmRef {
   id: string;
@@ -55,7 +58,17 @@ export interface VmStats {
 }
 
 export type VmStatsResult =
-  { vmId: string; status: "ok"; domain: string; atMs: number; vcpus: number | null; stats: VmStats } | { vmId: string; status: "unavailable"; reason: string };
+  | {
+      vmId: string;
+      status: "ok";
+      domain: string;
+      atMs: number;
+      vcpus: number | null;
+      stats: VmStats;
+      /** The counters behind the rates, as domstats printed them (in seconds and bytes), for the Prometheus exposition. */
+      counters: VmCounters;
+    }
+  | { vmId: string; status: "unavailable"; reason: string };
 
 /** Where vagrant-libvirt records the UUID of the domain it created. */
 export function domainIdFile(folder: string): string {
@@ -162,6 +175,13 @@ export class VmStatsReader {
           netRxBps: rate("net.rx", domain.netRxBytes),
           netTxBps: rate("net.tx", domain.netTxBytes),
         },
+        counters: {
+          cpuSeconds: domain.cpuTimeNs === null ? null : domain.cpuTimeNs / 1e9,
+          diskReadBytes: domain.blockReadBytes,
+          diskWrittenBytes: domain.blockWriteBytes,
+          netReceiveBytes: domain.netRxBytes,
+          netTransmitBytes: domain.netTxBytes,
+        },
       });
     }
     this.rates.retainOnly(seen);
@@ -198,9 +218,9 @@ export class VmStatsReader {
   }
 }
 
-/** A reader using the configured virsh and libvirt URI. */
+/** A reader using the configured virsh and libvirt URI, through this process's long-lived virsh (no process per tick). */
 export function createVmStatsReader(e: Env = env()): VmStatsReader {
-  return new VmStatsReader((args) => runVirsh(args, e));
+  return new VmStatsReader(virshSession(e).run);
 }
 
 let shared: VmStatsReader | undefined;

@@ -1,11 +1,16 @@
 // GET /api/metrics: the latest readings in the Prometheus text format 0.0.4.
 //
-// A scrape only reads what the sampler already wrote (the newest raw rows) and
-// the counters it publishes on its lease; it never runs a collector. Levels are
-// exposed in base units (bytes, seconds, ratios 0..1). The per-second network
-// and disk figures the sampler stores are rates it computed between two ticks;
-// they are left out on purpose, since Prometheus derives rates itself from
-// counters and the sampler does not keep the raw counters yet.
+// A scrape only reads what the sampler already holds: the newest stored rows
+// for levels (memory, swap, filesystems, load), and for everything that is a
+// counter at its source (CPU seconds, bytes read, written, received, sent) the
+// raw counters of its latest tick, which it publishes on its lease; it never
+// runs a collector. Everything is in base units (bytes, seconds), counters end
+// in _total. The per-second figures and CPU shares the sampler stores are
+// rates it computed between two ticks: they are left out, since Prometheus
+// computes rates from the counters itself (rate(), irate()). Each counter
+// sample carries the time of the tick that read it, so rates come out right
+// however far the scrapes are from the ticks (a replica reads the lease status
+// published up to a heartbeat later).
 import { VmJobState } from "../../generated/prisma/sqlite/enums";
 import { createServer, type Server } from "node:http";
 import type { Db } from "../db/client";
@@ -13,7 +18,9 @@ import { env } from "../env";
 import { canListAllVms, canViewHostMetrics, canViewVm, type Actor } from "../permissions";
 import type { MetricName } from "./catalog";
 import { openAlertsVisibleTo } from "./current";
-import { samplerStats } from "./sampler-health";
+import type { CounterName } from "./collectors/types";
+import { latestSamplerStatus } from "./sampler-health";
+import type { SourceCounters } from "./sampler";
 import { HOST_SOURCE, vmIdOf } from "./sources";
 
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -23,19 +30,16 @@ interface Family {
   name: string;
   help: string;
   type: "gauge" | "counter";
-  samples: { labels: Labels; value: number }[];
+  samples: { labels: Labels; value: number; timestampMs?: number }[];
 }
 
 interface SeriesDef {
   name: string;
   help: string;
   metric: MetricName;
-  /** Multiplier to base units (percent to ratio). */
-  scale?: number;
 }
 
 const HOST_SERIES: SeriesDef[] = [
-  { name: "twarga_host_cpu_usage_ratio", help: "Share of all CPUs busy during the last sampler tick (0..1).", metric: "cpuPct", scale: 0.01 },
   { name: "twarga_host_cpus", help: "Number of CPUs.", metric: "cpuCount" },
   { name: "twarga_host_load1", help: "Load average over 1 minute.", metric: "load1" },
   { name: "twarga_host_load5", help: "Load average over 5 minutes.", metric: "load5" },
@@ -52,11 +56,38 @@ const FS_SERIES: SeriesDef[] = [
   { name: "twarga_host_filesystem_used_bytes", help: "Used space of a watched filesystem.", metric: "fsUsedBytes" },
 ];
 const VM_SERIES: SeriesDef[] = [
-  { name: "twarga_vm_cpu_usage_ratio", help: "Share of the VM's vCPUs busy during the last sampler tick (0..1).", metric: "cpuPct", scale: 0.01 },
   { name: "twarga_vm_memory_used_bytes", help: "Memory the guest uses.", metric: "memUsedBytes" },
   { name: "twarga_vm_memory_available_bytes", help: "Memory available in the guest.", metric: "memAvailableBytes" },
   { name: "twarga_vm_resident_memory_bytes", help: "Resident memory of the VM's process on the host.", metric: "rssBytes" },
 ];
+type CounterDefs = Partial<Record<CounterName, { name: string; help: string }>>;
+/** The counters of the host source; the collector labels them by CPU mode and by whole disk. */
+const HOST_COUNTERS: CounterDefs = {
+  cpuSeconds: { name: "twarga_host_cpu_seconds_total", help: "Seconds all CPUs together spent in each mode since the host booted (/proc/stat)." },
+  diskReadBytes: { name: "twarga_host_disk_read_bytes_total", help: "Bytes read from a whole disk since boot (/proc/diskstats)." },
+  diskWrittenBytes: { name: "twarga_host_disk_written_bytes_total", help: "Bytes written to a whole disk since boot (/proc/diskstats)." },
+  diskReadsCompleted: { name: "twarga_host_disk_reads_completed_total", help: "Reads a whole disk completed since boot (/proc/diskstats)." },
+  diskWritesCompleted: { name: "twarga_host_disk_writes_completed_total", help: "Writes a whole disk completed since boot (/proc/diskstats)." },
+};
+/** The counters of a "net:<interface>" source. */
+const NET_COUNTERS: CounterDefs = {
+  netReceiveBytes: {
+    name: "twarga_host_network_receive_bytes_total",
+    help: "Bytes a host network interface received (/proc/net/dev; lo and VM taps left out).",
+  },
+  netTransmitBytes: { name: "twarga_host_network_transmit_bytes_total", help: "Bytes a host network interface sent (/proc/net/dev; lo and VM taps left out)." },
+};
+const VM_COUNTERS: CounterDefs = {
+  cpuSeconds: {
+    name: "twarga_vm_cpu_seconds_total",
+    help: "CPU seconds of the VM's vCPUs and QEMU's own threads since its QEMU process started (libvirt cpu.time).",
+  },
+  diskReadBytes: { name: "twarga_vm_disk_read_bytes_total", help: "Bytes the VM read from all its disks since its QEMU process started." },
+  diskWrittenBytes: { name: "twarga_vm_disk_written_bytes_total", help: "Bytes the VM wrote to all its disks since its QEMU process started." },
+  netReceiveBytes: { name: "twarga_vm_network_receive_bytes_total", help: "Bytes the VM received on all its interfaces since its QEMU process started." },
+  netTransmitBytes: { name: "twarga_vm_network_transmit_bytes_total", help: "Bytes the VM sent on all its interfaces since its QEMU process started." },
+};
+
 const SELECTED = [...new Set([...HOST_SERIES, ...FS_SERIES, ...VM_SERIES].map((s) => s.metric))];
 
 type Row = { source: string; ts: bigint } & Partial<Record<MetricName, number | null>>;
@@ -66,16 +97,23 @@ const LATEST_COLUMNS = ["source", "ts", ...SELECTED].map((c) => `"${c}"`).join("
 /**
  * The newest row of every source, from the last few ticks only (a source gone
  * longer than that is left out, and Prometheus marks its series stale). One
- * query: the (ts) index finds the newest tick and the rows after it.
+ * query: the (ts) index finds the newest tick and the rows after it, the
+ * (source, ts) key drops every row but a source's newest. Plain SQL, as the
+ * VM list below: Prisma's query layer costs more than the database does here,
+ * and a scrape has a budget (bench/scrape.ts).
  */
 async function latestRows(db: Db, intervalMs: number): Promise<Map<string, Row>> {
   // Two ticks back too: a collector that failed once should not make its series blink.
   const rows = await db.$queryRawUnsafe<Row[]>(
-    `SELECT ${LATEST_COLUMNS} FROM "MetricSample" WHERE "ts" >= (SELECT MAX("ts") FROM "MetricSample") - ${Math.trunc(2 * intervalMs)} ORDER BY "ts" ASC`,
+    `SELECT ${LATEST_COLUMNS} FROM "MetricSample" m WHERE "ts" >= (SELECT MAX("ts") FROM "MetricSample") - ${Math.trunc(2 * intervalMs)}` +
+      ` AND NOT EXISTS (SELECT 1 FROM "MetricSample" n WHERE n."source" = m."source" AND n."ts" > m."ts")`,
   );
-  const latest = new Map<string, Row>();
-  for (const row of rows) latest.set(row.source, row);
-  return latest;
+  return new Map(rows.map((row) => [row.source, row]));
+}
+
+/** Every VM with its owner's email, for the labels. */
+function vmsWithOwners(db: Db): Promise<{ id: string; name: string; ownerId: string; email: string }[]> {
+  return db.$queryRawUnsafe(`SELECT v."id", v."name", v."ownerId", u."email" FROM "Vm" v JOIN "User" u ON u."id" = v."ownerId"`);
 }
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
@@ -91,13 +129,19 @@ function formatValue(v: number): string {
 /** Renders metric families in the text format 0.0.4 (families without samples are left out). */
 export function renderExposition(families: readonly Family[]): string {
   const out: string[] = [];
+  // A VM's labels object is shared by all its series: written out once.
+  const bodies = new Map<Labels, string>();
   for (const f of families) {
     if (f.samples.length === 0) continue;
     out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
     for (const s of f.samples) {
-      const labels = Object.entries(s.labels);
-      const body = labels.length ? `{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}` : "";
-      out.push(`${f.name}${body} ${formatValue(s.value)}`);
+      let body = bodies.get(s.labels);
+      if (body === undefined) {
+        const labels = Object.entries(s.labels);
+        body = labels.length ? `{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}` : "";
+        bodies.set(s.labels, body);
+      }
+      out.push(`${f.name}${body} ${formatValue(s.value)}${s.timestampMs === undefined ? "" : ` ${Math.trunc(s.timestampMs)}`}`);
     }
   }
   return out.length ? `${out.join("\n")}\n` : "";
@@ -109,7 +153,17 @@ function addSeries(families: Map<string, Family>, defs: readonly SeriesDef[], ro
     if (typeof v !== "number" || !Number.isFinite(v)) continue;
     let f = families.get(d.name);
     if (!f) families.set(d.name, (f = { name: d.name, help: d.help, type: "gauge", samples: [] }));
-    f.samples.push({ labels, value: v * (d.scale ?? 1) });
+    f.samples.push({ labels, value: v });
+  }
+}
+
+function addCounters(families: Map<string, Family>, defs: CounterDefs, held: SourceCounters, labels: Labels) {
+  for (const c of held.counters) {
+    const d = defs[c.name];
+    if (!d || !Number.isFinite(c.value)) continue;
+    let f = families.get(d.name);
+    if (!f) families.set(d.name, (f = { name: d.name, help: d.help, type: "counter", samples: [] }));
+    f.samples.push({ labels: c.labels ? { ...labels, ...c.labels } : labels, value: c.value, timestampMs: held.ts });
   }
 }
 
@@ -126,22 +180,44 @@ export async function metricsExposition(db: Db, actor: Actor, nowMs = Date.now()
   const admin = canListAllVms(actor);
   const [rows, vms, alerts, stats, jobs] = await Promise.all([
     latestRows(db, intervalMs),
-    db.vm.findMany({ select: { id: true, name: true, ownerId: true, owner: { select: { email: true } } } }),
+    vmsWithOwners(db),
     openAlertsVisibleTo(db, actor),
-    admin ? samplerStats(db) : Promise.resolve(null),
+    latestSamplerStatus(db),
     admin ? db.vmJob.groupBy({ by: ["state"], _count: { _all: true } }) : Promise.resolve([]),
   ]);
   const families = new Map<string, Family>();
   const vmById = new Map(vms.map((vm) => [vm.id, vm]));
 
+  const labelsByVm = new Map<string, Labels | null>();
+  const vmLabels = (vmId: string | null): Labels | null => {
+    if (vmId === null) return null;
+    let labels = labelsByVm.get(vmId);
+    if (labels === undefined) {
+      const vm = vmById.get(vmId);
+      labelsByVm.set(vmId, (labels = vm && canViewVm(actor, vm) ? { vm_id: vm.id, vm_name: vm.name, owner_email: vm.email } : null));
+    }
+    return labels;
+  };
+
   const hostRow = rows.get(HOST_SOURCE);
-  if (canViewHostMetrics(actor)) {
+  const hostVisible = canViewHostMetrics(actor);
+  if (hostVisible) {
     if (hostRow) addSeries(families, HOST_SERIES, hostRow, {});
     for (const [source, row] of rows) if (source.startsWith("fs:")) addSeries(families, FS_SERIES, row, { mountpoint: source.slice(3) });
   }
   for (const [source, row] of rows) {
-    const vm = vmById.get(vmIdOf(source) ?? "");
-    if (vm && canViewVm(actor, vm)) addSeries(families, VM_SERIES, row, { vm_id: vm.id, vm_name: vm.name, owner_email: vm.owner.email });
+    const labels = vmLabels(vmIdOf(source));
+    if (labels) addSeries(families, VM_SERIES, row, labels);
+  }
+  for (const held of stats?.counters ?? []) {
+    if (held.source === HOST_SOURCE) {
+      if (hostVisible) addCounters(families, HOST_COUNTERS, held, {});
+    } else if (held.source.startsWith("net:")) {
+      if (hostVisible) addCounters(families, NET_COUNTERS, held, { interface: held.source.slice(4) });
+    } else {
+      const labels = vmLabels(vmIdOf(held.source));
+      if (labels) addCounters(families, VM_COUNTERS, held, labels);
+    }
   }
 
   const health: Family[] = [];

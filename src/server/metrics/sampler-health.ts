@@ -1,7 +1,9 @@
 // Sampler health for admins: the sampler's own counters plus how big the
 // metric tables are. The counters come from the sampler lease, where the
 // sampling process publishes them with every heartbeat, so every process (a
-// web-only replica too) shows them.
+// web-only replica too) shows them. The same status carries the raw counters
+// the collectors read (for the Prometheus exposition); the health views leave
+// those out.
 import { providerOfClient, type Db } from "../db/client";
 import { hostId, liveLeases } from "../leases";
 import { rollupCursors, TIER_TABLE, type Tier } from "./store";
@@ -17,6 +19,10 @@ export interface SamplerStatus {
 
 /** Every host's live sampler, as its lease says (no lease: no process samples that host). */
 export async function liveSamplers(db: Db, nowMs = Date.now()): Promise<SamplerStatus[]> {
+  return (await publishedSamplers(db, nowMs)).map((s) => ({ ...s, stats: s.stats && withoutCounters(s.stats) }));
+}
+
+async function publishedSamplers(db: Db, nowMs = Date.now()): Promise<SamplerStatus[]> {
   return (await liveLeases(db, SAMPLER_LEASE_PREFIX, nowMs)).map((l) => ({
     host: l.name.slice(SAMPLER_LEASE_PREFIX.length),
     holder: l.holder,
@@ -25,12 +31,26 @@ export async function liveSamplers(db: Db, nowMs = Date.now()): Promise<SamplerS
   }));
 }
 
-/** This host's sampler counters: live from this process when it samples, else as last published on the lease. */
-export async function samplerStats(db: Db): Promise<SamplerStats | null> {
+function withoutCounters({ counters: _counters, ...stats }: SamplerStats): SamplerStats {
+  return stats;
+}
+
+/**
+ * This host's sampler status with the raw counters it holds: live from this
+ * process when it samples, else as last published on the lease (at most one
+ * heartbeat old; each counter carries the time of the tick that read it).
+ */
+export async function latestSamplerStatus(db: Db): Promise<SamplerStats | null> {
   const local = runningSampler();
   if (local) return local.stats();
-  const live = await liveSamplers(db);
+  const live = await publishedSamplers(db);
   return (live.find((s) => s.host === hostId()) ?? live[0])?.stats ?? null;
+}
+
+/** This host's sampler counters (ticks, durations, errors), as latestSamplerStatus finds them. */
+export async function samplerStats(db: Db): Promise<SamplerStats | null> {
+  const stats = await latestSamplerStatus(db);
+  return stats && withoutCounters(stats);
 }
 
 /** Size of the whole database in bytes. */

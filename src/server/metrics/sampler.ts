@@ -9,6 +9,14 @@
 // is locked or down costs that tick's row; either is counted and logged once
 // per kind, and the next tick runs as usual. Retention runs on its own timer
 // (RETENTION_INTERVAL_MIN), never on the write path.
+//
+// The raw counters the collectors read (CPU seconds, bytes) are not stored:
+// only their latest values are ever wanted (by the Prometheus exposition,
+// which leaves rates to Prometheus), so a table for them would cost a write
+// per tick for rows nobody reads back. The sampler holds the last tick's
+// counters in memory and they travel in stats(), which the lease runner
+// writes on the sampler lease with every heartbeat anyway (service.ts,
+// leases.ts): every process, web-only replicas too, reads them from there.
 import { performance } from "node:perf_hooks";
 import type { Db } from "../db/client";
 import { env } from "../env";
@@ -17,7 +25,7 @@ import { hostId, liveLeases, type HeldLease } from "../leases";
 import { AlertEvaluator } from "./alerts/evaluator";
 import { ensureDefaultAlertRules } from "./alerts/rules";
 import { createHostCollector } from "./collectors/host";
-import type { Collector, Reading } from "./collectors/types";
+import type { Collector, CounterSample, Reading } from "./collectors/types";
 import { createVmCollector, type VmReadingSource } from "./collectors/vms";
 import { requestCollect } from "./collect-requests";
 import { trackReadingGaps } from "./reading-gaps";
@@ -49,6 +57,13 @@ export interface TickResult {
   errors: Record<string, string>;
 }
 
+/** One source's counters as the sampler last read them, with the time of that tick. */
+export interface SourceCounters {
+  source: string;
+  ts: number;
+  counters: CounterSample[];
+}
+
 export interface SamplerStats {
   running: boolean;
   intervalMs: number;
@@ -65,6 +80,8 @@ export interface SamplerStats {
   lastRetention: RetentionResult | null;
   /** The last tick's outcome, for a "collect now" asked in another process. */
   lastTick: { ts: number; durationMs: number; written: number; errors: Record<string, string> } | null;
+  /** The counters held from the latest ticks, one entry per source still reported (absent in a status published by an older version). */
+  counters?: SourceCounters[];
 }
 
 export interface Sampler {
@@ -80,6 +97,29 @@ const DURATION_WINDOW = 720; // one hour of 5-second ticks
 export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/**
+ * The counters of the latest ticks, by source. A collector's readings replace
+ * everything it reported before, so the counters of a source it no longer
+ * reports (a VM stopped or destroyed, an interface removed) are gone at once;
+ * what a collector that failed reported last is kept for two more ticks (a
+ * collector failing once should not make its series blink), then dropped.
+ */
+class HeldCounters {
+  private readonly bySource = new Map<string, { collector: string; entry: SourceCounters }>();
+  /** Rebuilt once per tick, so reading it (every scrape, every heartbeat) costs nothing. */
+  list: SourceCounters[] = [];
+
+  update(ts: number, intervalMs: number, results: readonly { collector: string; readings: readonly Reading[] | null }[]) {
+    for (const { collector, readings } of results) {
+      if (!readings) continue;
+      for (const [source, held] of this.bySource) if (held.collector === collector) this.bySource.delete(source);
+      for (const r of readings) if (r.counters?.length) this.bySource.set(r.source, { collector, entry: { source: r.source, ts, counters: r.counters } });
+    }
+    for (const [source, held] of this.bySource) if (held.entry.ts < ts - 2 * intervalMs) this.bySource.delete(source);
+    this.list = [...this.bySource.values()].map((h) => h.entry);
+  }
 }
 
 const errorKind = (err: unknown) => {
@@ -115,6 +155,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
     lastTick: null,
   };
   const durations: number[] = [];
+  const held = new HeldCounters();
   const loggedKinds = new Set<string>();
   let inFlight: Promise<TickResult> | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -140,6 +181,11 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
     const settled = await Promise.allSettled(collectors.map((c) => c.collect(ts)));
     const readings: Reading[] = [];
     settled.forEach((r, i) => (r.status === "fulfilled" ? readings.push(...r.value) : fail(collectors[i]!.name, r.reason, errors)));
+    held.update(
+      ts,
+      intervalMs,
+      settled.map((r, i) => ({ collector: collectors[i]!.name, readings: r.status === "fulfilled" ? r.value : null })),
+    );
     let written = 0;
     try {
       written = await writeTick(db, ts, readings);
@@ -220,6 +266,7 @@ export function createSampler(opts: SamplerOptions): Sampler & { start(): void }
         lastErrors: { ...s.lastErrors },
         tickMsP50: percentile(sorted, 50),
         tickMsP95: percentile(sorted, 95),
+        counters: held.list,
       };
     },
     tick,

@@ -296,7 +296,11 @@ export async function executeJob(job: VmJob, ctx: RunContext): Promise<void> {
 
 export interface RunnerOptions {
   maxParallel?: number;
-  /** How often to look for jobs queued by other processes. */
+  /**
+   * How often to look for jobs queued or cancelled by other processes (web-only replicas), default 5 s. This process's
+   * own queueing and cancels wake the runner at once (wakeJobRunner); each look is a database query, so an idle host
+   * pays for every one.
+   */
   pollMs?: number;
   timeouts?: Partial<JobTimeouts>;
   env?: Env;
@@ -349,7 +353,7 @@ export class VmJobRunner {
     this.e = options.env ?? env();
     this.limits = laneLimits(this.e, options.maxParallel);
     this.timeouts = { ...jobTimeouts(this.e), ...options.timeouts };
-    this.pollMs = options.pollMs ?? 1000;
+    this.pollMs = options.pollMs ?? 5000;
     this.observe = options.observe;
     this.leaseMs = options.leaseMs ?? jobLeaseMs(this.e);
     this.heartbeat = new JobLeaseHeartbeat(db, this.leaseOwner, this.leaseMs, () => [...this.inFlight.keys()]);

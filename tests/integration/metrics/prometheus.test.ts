@@ -1,7 +1,9 @@
 // /api/metrics end to end: the route handler behind a real HTTP server, fed by
-// a real sampler tick (the real host collector reading /proc; VM readings from
-// a stand-in source shaped like the hypervisor's), checked by `promtool check
-// metrics` and scraped by a real Prometheus server with an API token.
+// real sampler ticks (the real host collector reading /proc; VM readings from
+// a stand-in source shaped like the hypervisor's, whose counters advance with
+// time as a busy guest's would), checked by `promtool check metrics` and
+// scraped by a real Prometheus server with an API token, which computes rates
+// from the counters.
 import { signedIn } from "../../support/signed-in";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,20 +42,32 @@ beforeAll(async () => {
   adminToken = (await createApiToken(t.db, admin, { label: "prometheus", scopes: ["metrics:read", "admin"], expiresInDays: 1 })).token;
   bobToken = (await createApiToken(t.db, bob, { label: "prometheus", scopes: ["metrics:read"], expiresInDays: 1 })).token;
   eventsOnlyToken = (await createApiToken(t.db, bob, { label: "events", scopes: ["events:read"], expiresInDays: 1 })).token;
+  // Counters since an hour before the first reading, advancing as a guest busy at 12.5 % of a vCPU,
+  // reading 4 KiB/s, writing 10 kB/s, receiving 2000 B/s and sending 500 B/s would.
+  const bootedAt = Date.now() - 3_600_000;
   const vmReadings = {
-    read: async () =>
-      [bobVm, aliceVm].map((vmId) => ({
+    read: async (nowMs: number) => {
+      const upS = (nowMs - bootedAt) / 1000;
+      return [bobVm, aliceVm].map((vmId) => ({
         vmId,
         status: "ok" as const,
         cpuPct: 12.5,
         memUsedBytes: 300 * 2 ** 20,
         memAvailableBytes: 212 * 2 ** 20,
         rssBytes: 520 * 2 ** 20,
-        diskReadBps: 0,
-        diskWriteBps: 0,
-        netRxBps: 0,
-        netTxBps: 0,
-      })),
+        diskReadBps: 4096,
+        diskWriteBps: 10_000,
+        netRxBps: 2000,
+        netTxBps: 500,
+        counters: {
+          cpuSeconds: upS * 0.125,
+          diskReadBytes: upS * 4096,
+          diskWrittenBytes: upS * 10_000,
+          netReceiveBytes: upS * 2000,
+          netTransmitBytes: upS * 500,
+        },
+      }));
+    },
   };
   // Started (not just built) so the scrape sees this process's sampler counters; the hour-long interval leaves the ticks to the test.
   sampler = startSampler({
@@ -106,17 +120,32 @@ describe("GET /api/metrics", () => {
     const check = promtoolCheckMetrics(text);
     expect(check.output).toBe("");
     expect(check.status).toBe(0);
-    expect(text).toMatch(/^twarga_host_memory_total_bytes \d+/m);
-    expect(text).toMatch(/^twarga_host_cpu_usage_ratio (0|1|0\.\d+|\d\.\d+e-\d+)$/m);
-    expect(text).toMatch(/^twarga_host_filesystem_size_bytes\{mountpoint="\/[^"]*"\} \d+/m);
-    expect(text).toContain(`twarga_vm_memory_used_bytes{vm_id="${bobVm}",vm_name="bob-web",owner_email="bob@example.com"} ${300 * 2 ** 20}`);
-    expect(text).toContain(`twarga_vm_cpu_usage_ratio{vm_id="${bobVm}",vm_name="bob-web",owner_email="bob@example.com"} 0.125`);
+    expect(text).toMatch(/^twarga_host_memory_total_bytes \d+$/m);
+    expect(text).toMatch(/^twarga_host_filesystem_size_bytes\{mountpoint="\/[^"]*"\} \d+$/m);
+    expect(text).toContain(`twarga_vm_memory_used_bytes{vm_id="${bobVm}",vm_name="bob-web",owner_email="bob@example.com"} ${300 * 2 ** 20}\n`);
+    // Counters, with the time of the tick that read them (ms).
+    const tickTs = sampler!.stats().lastTickAt!;
+    for (const mode of ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"])
+      expect(text).toMatch(new RegExp(`^twarga_host_cpu_seconds_total\\{mode="${mode}"\\} \\d+(\\.\\d+)? ${tickTs}$`, "m"));
+    expect(text).toMatch(new RegExp(`^twarga_host_network_receive_bytes_total\\{interface="[^"]+"\\} \\d+ ${tickTs}$`, "m"));
+    expect(text).toMatch(new RegExp(`^twarga_host_disk_read_bytes_total\\{device="[^"]+"\\} \\d+ ${tickTs}$`, "m"));
+    const upS = (tickTs - (Date.now() - 3_600_000)) / 1000;
+    const vmCpu = new RegExp(
+      `^twarga_vm_cpu_seconds_total\\{vm_id="${bobVm}",vm_name="bob-web",owner_email="bob@example.com"\\} ([\\d.]+) ${tickTs}$`,
+      "m",
+    ).exec(text);
+    expect(Number(vmCpu?.[1])).toBeCloseTo(upS * 0.125, 0);
+    for (const name of ["disk_read_bytes", "disk_written_bytes", "network_receive_bytes", "network_transmit_bytes"])
+      expect(text).toMatch(
+        new RegExp(`^twarga_vm_${name}_total\\{vm_id="${bobVm}",vm_name="bob-web",owner_email="bob@example.com"\\} [\\d.]+ ${tickTs}$`, "m"),
+      );
+    expect(text).toMatch(/^# TYPE twarga_vm_cpu_seconds_total counter$/m);
     expect(text).toMatch(/^twarga_sampler_tick_duration_seconds \d/m);
     expect(text).toMatch(/^twarga_sampler_last_sample_age_seconds \d/m);
     expect(text).toMatch(/^twarga_alerts_open 0$/m);
     expect(text).toMatch(/^twarga_jobs\{state="queued"\} 0$/m);
-    // No rates computed by us: the stored per-second figures are not exposed.
-    expect(text).not.toMatch(/per_second|_bps/);
+    // No rates or shares computed by us: the stored per-second figures and CPU percentages are not exposed.
+    expect(text).not.toMatch(/per_second|_bps|_ratio|_pct/);
   });
 
   it("shows a user only their own VMs and none of the app's internals", async () => {
@@ -127,23 +156,57 @@ describe("GET /api/metrics", () => {
     expect(text).not.toContain("twarga_jobs");
   });
 
-  it("is scraped by a real Prometheus with the token; PromQL returns host CPU and the VM's series with its labels", async () => {
+  it("is scraped by a real Prometheus with the token; PromQL returns the host's CPU seconds, the VM's series with its labels, and rates from the counters", async () => {
     prom = await startPrometheus({ target: base, metricsPath: "/api/metrics", bearerToken: adminToken });
-    const deadline = Date.now() + 30_000;
-    let cpu: Awaited<ReturnType<RunningPrometheus["query"]>> = [];
+    type Result = Awaited<ReturnType<RunningPrometheus["query"]>>;
+    const deadline = Date.now() + 40_000;
+    let vmCpuRate: Result = [];
+    let netRate: Result = [];
+    // The sampler ticks every second meanwhile (its own timer is an hour), so the counters advance between scrapes.
     while (Date.now() < deadline) {
-      cpu = await prom.query("twarga_host_cpu_usage_ratio");
-      if (cpu.length > 0) break;
-      await new Promise((r) => setTimeout(r, 500));
+      await sampler!.tick();
+      vmCpuRate = await prom.query(`rate(twarga_vm_cpu_seconds_total{vm_name="bob-web"}[1m])`);
+      netRate = await prom.query("rate(twarga_host_network_receive_bytes_total[1m])");
+      if (vmCpuRate.length > 0 && netRate.length > 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
     }
     expect((await prom.targets()).map((x) => [x.health, x.lastError])).toEqual([["up", ""]]);
-    expect(cpu).toHaveLength(1);
-    expect(cpu[0]!.metric).toMatchObject({ __name__: "twarga_host_cpu_usage_ratio", job: "twarga", instance: base });
+    const cpu = await prom.query("twarga_host_cpu_seconds_total");
+    expect(cpu.map((s) => s.metric.mode).sort()).toEqual(["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"]);
+    expect(cpu[0]!.metric).toMatchObject({ __name__: "twarga_host_cpu_seconds_total", job: "twarga", instance: base });
     const vmMem = await prom.query(`twarga_vm_memory_used_bytes{vm_name="bob-web"}`);
     expect(vmMem).toHaveLength(1);
     expect(vmMem[0]!.metric).toMatchObject({ vm_id: bobVm, vm_name: "bob-web", owner_email: "bob@example.com" });
     expect(Number(vmMem[0]!.value[1])).toBe(300 * 2 ** 20);
-  }, 60_000);
+    const vmNet = await prom.query(`twarga_vm_network_receive_bytes_total{vm_name="bob-web"}`);
+    expect(vmNet).toHaveLength(1);
+    expect(vmNet[0]!.metric).toMatchObject({
+      __name__: "twarga_vm_network_receive_bytes_total",
+      vm_id: bobVm,
+      vm_name: "bob-web",
+      owner_email: "bob@example.com",
+    });
+    // Prometheus' own rates over the tick-stamped counters. rate() over a window the few samples do not
+    // fill yet is extrapolated, so the exact figure is checked with irate() (the last two samples):
+    // the guest's 12.5 % of a vCPU and its 2000 B/s, and the host interfaces' real traffic.
+    expect(vmCpuRate).toHaveLength(1);
+    expect(vmCpuRate[0]!.metric).toMatchObject({ vm_id: bobVm, vm_name: "bob-web", owner_email: "bob@example.com" });
+    expect(Number(vmCpuRate[0]!.value[1])).toBeGreaterThan(0);
+    const vmCpuNow = await prom.query(`irate(twarga_vm_cpu_seconds_total{vm_name="bob-web"}[1m])`);
+    expect(Number(vmCpuNow[0]!.value[1])).toBeCloseTo(0.125, 6);
+    const vmNetNow = await prom.query(`irate(twarga_vm_network_receive_bytes_total{vm_name="bob-web"}[1m])`);
+    expect(Number(vmNetNow[0]!.value[1])).toBeCloseTo(2000, 3);
+    // The README's busy-share expression for Grafana.
+    const busy = await prom.query(`sum without (mode) (rate(twarga_host_cpu_seconds_total{mode!~"idle|iowait"}[5m])) / twarga_host_cpus`);
+    expect(busy).toHaveLength(1);
+    expect(Number(busy[0]!.value[1])).toBeGreaterThanOrEqual(0);
+    expect(Number(busy[0]!.value[1])).toBeLessThanOrEqual(1);
+    expect(netRate.length).toBeGreaterThan(0);
+    for (const s of netRate) {
+      expect(s.metric.interface).toBeTruthy();
+      expect(Number(s.value[1])).toBeGreaterThanOrEqual(0);
+    }
+  }, 90_000);
 
   it("METRICS_LISTEN serves the same text without a token, on loopback addresses only", async () => {
     const { parseEnv } = await import("~/server/env");
@@ -174,11 +237,11 @@ describe("GET /api/metrics", () => {
       const { metricsExposition } = await import("~/server/metrics/exposition");
       const u = await pgDb.db.user.create({ data: { email: "root@example.com", role: "ADMIN" } });
       const now = Date.now();
-      await writeTick(pgDb.db, now - 60_000, [{ source: "host", values: { memTotalBytes: 1000, cpuPct: 10 } }]);
-      await writeTick(pgDb.db, now - 5_000, [{ source: "host", values: { memTotalBytes: 2048, cpuPct: 50 } }]);
+      await writeTick(pgDb.db, now - 60_000, [{ source: "host", values: { memTotalBytes: 1000, swapUsedBytes: 10 } }]);
+      await writeTick(pgDb.db, now - 5_000, [{ source: "host", values: { memTotalBytes: 2048, swapUsedBytes: 50 } }]);
       const text = await metricsExposition(pgDb.db, { id: u.id, email: u.email, role: "ADMIN" }, now);
       expect(text).toMatch(/^twarga_host_memory_total_bytes 2048$/m);
-      expect(text).toMatch(/^twarga_host_cpu_usage_ratio 0\.5$/m);
+      expect(text).toMatch(/^twarga_host_swap_used_bytes 50$/m);
       expect(text).toMatch(/^twarga_sampler_last_sample_age_seconds 5$/m);
       expect(promtoolCheckMetrics(text).status).toBe(0);
     } finally {

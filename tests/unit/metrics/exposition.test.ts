@@ -44,4 +44,28 @@ describe("renderExposition", () => {
   it("passes promtool check metrics (Debian's prometheus package; scripts/test.sh installs it)", () => {
     expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: "" });
   });
+
+  it("writes a sample's timestamp (ms since the epoch, whole) after its value when it has one", () => {
+    const counters = renderExposition([
+      {
+        name: "twarga_host_cpu_seconds_total",
+        help: "CPU seconds.",
+        type: "counter",
+        samples: [
+          { labels: { mode: "user" }, value: 18423.47, timestampMs: 1796083200000.4 },
+          { labels: { mode: "idle" }, value: 32377.07, timestampMs: 1796083200000 },
+        ],
+      },
+    ]);
+    expect(counters).toBe(
+      [
+        "# HELP twarga_host_cpu_seconds_total CPU seconds.",
+        "# TYPE twarga_host_cpu_seconds_total counter",
+        'twarga_host_cpu_seconds_total{mode="user"} 18423.47 1796083200000',
+        'twarga_host_cpu_seconds_total{mode="idle"} 32377.07 1796083200000',
+        "",
+      ].join("\n"),
+    );
+    expect(promtoolCheckMetrics(counters)).toEqual({ status: 0, output: "" });
+  });
 });

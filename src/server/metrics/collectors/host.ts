@@ -1,5 +1,6 @@
 // The host collector: CPU, load, memory, swap, watched filesystems, disk and
-// network rates, uptime. Every source read here is a file under /proc or /sys
+// network rates, uptime, and the raw counters behind the CPU shares and rates
+// (CPU seconds by mode, bytes and operations per disk, bytes per interface). Every source read here is a file under /proc or /sys
 // or a syscall (statfs); nothing spawns a process, so a 5-second tick costs well
 // under a millisecond of CPU (see bench/sampler.ts). The files are parsed here
 // (./procfs) rather than through systeminformation: the calls of it that would
@@ -14,8 +15,18 @@ import { vmRoot } from "../../folders";
 import type { MetricValues } from "../catalog";
 import { CounterRates, pct } from "../rates";
 import { fsSource, HOST_SOURCE, netSource } from "../sources";
-import { cpuPercents, parseCpuinfoMhz, parseDiskstats, parseMeminfo, parseNetDev, parseProcStat, type CpuTimes } from "./procfs";
-import type { Collector, Reading } from "./types";
+import {
+  cpuPercents,
+  cpuSecondsByMode,
+  parseCpuinfoMhz,
+  parseDiskstatsByDevice,
+  parseMeminfo,
+  parseNetDev,
+  parseProcStat,
+  sumDiskCounters,
+  type CpuTimes,
+} from "./procfs";
+import type { Collector, CounterSample, Reading } from "./types";
 
 /** The filesystems to watch: METRICS_WATCHED_PATHS, else "/" and the VM root. */
 export function watchedPaths(e: Env = env()): string[] {
@@ -124,7 +135,8 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
     const cpuShares = prevCpu && cpu ? cpuPercents(prevCpu, cpu) : null;
     prevCpu = cpu;
 
-    const disk = parseDiskstats(diskText, isWholeDisk);
+    const disks = parseDiskstatsByDevice(diskText, isWholeDisk);
+    const disk = sumDiskCounters(disks.values());
     const values: MetricValues = {
       ...(cpuShares ?? {}),
       diskReadBps: rates.rate("disk.rb", disk.readBytes, nowMs),
@@ -132,6 +144,19 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
       diskReadOps: rates.rate("disk.ro", disk.readOps, nowMs),
       diskWriteOps: rates.rate("disk.wo", disk.writeOps, nowMs),
     };
+
+    // The counters behind those rates, as read, for the exposition.
+    const counters: CounterSample[] = [];
+    if (cpu) for (const [mode, seconds] of Object.entries(cpuSecondsByMode(cpu))) counters.push({ name: "cpuSeconds", labels: { mode }, value: seconds });
+    for (const [device, d] of disks) {
+      const labels = { device };
+      counters.push(
+        { name: "diskReadBytes", labels, value: d.readBytes },
+        { name: "diskWrittenBytes", labels, value: d.writeBytes },
+        { name: "diskReadsCompleted", labels, value: d.readOps },
+        { name: "diskWritesCompleted", labels, value: d.writeOps },
+      );
+    }
 
     const nics: Reading[] = [];
     let rxTotal: number | null = null;
@@ -142,7 +167,14 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
       seen.push(`rx.${name}`, `tx.${name}`);
       const rx = rates.rate(`rx.${name}`, c.rx, nowMs);
       const tx = rates.rate(`tx.${name}`, c.tx, nowMs);
-      nics.push({ source: netSource(name), values: { netRxBps: rx, netTxBps: tx } });
+      nics.push({
+        source: netSource(name),
+        values: { netRxBps: rx, netTxBps: tx },
+        counters: [
+          { name: "netReceiveBytes", value: c.rx },
+          { name: "netTransmitBytes", value: c.tx },
+        ],
+      });
       if (isPhysicalNic(name)) {
         if (rx !== null) rxTotal = (rxTotal ?? 0) + rx;
         if (tx !== null) txTotal = (txTotal ?? 0) + tx;
@@ -151,7 +183,7 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
     rates.retainOnly(seen);
     values.netRxBps = rxTotal;
     values.netTxBps = txTotal;
-    return { values, nics };
+    return { values, counters, nics };
   }
 
   // Prime the counters so the very first tick already has rates and CPU shares.
@@ -173,7 +205,7 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
       if (!mem) throw new Error(`${proc}/meminfo has no MemTotal`);
       const mhz = cpuMhz();
       const filesystems = await Promise.all(paths.map(async (p) => ({ path: p, usage: await filesystemUsage(p).catch(() => null) })));
-      const { values, nics } = measure(statText, diskText, netText, nowMs);
+      const { values, counters, nics } = measure(statText, diskText, netText, nowMs);
       const [load1, load5, load15] = os.loadavg();
       const memUsed = mem.totalBytes - mem.availableBytes;
       const swapUsed = mem.swapTotalBytes - mem.swapFreeBytes;
@@ -205,7 +237,7 @@ export function createHostCollector(opts: HostCollectorOptions = {}): Collector 
       }
       if (fullest) Object.assign(values, { fsSizeBytes: fullest.sizeBytes, fsUsedBytes: fullest.usedBytes, fsPct: fullest.pct });
 
-      return [{ source: HOST_SOURCE, values }, ...fsReadings, ...nics];
+      return [{ source: HOST_SOURCE, values, counters }, ...fsReadings, ...nics];
     },
   };
 }

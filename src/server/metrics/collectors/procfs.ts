@@ -28,6 +28,24 @@ export function parseProcStat(text: string): CpuTimes | null {
   return { user, nice, system, idle, iowait, irq, softirq, steal };
 }
 
+/**
+ * The clock /proc/stat counts in: USER_HZ, which the kernel fixes at 100 for
+ * every architecture's user-space ABI whatever its internal HZ (what
+ * `getconf CLK_TCK` prints; Prometheus' procfs library assumes the same).
+ */
+export const USER_HZ = 100;
+
+/**
+ * Seconds all CPUs together spent in each mode since boot (node_exporter's
+ * node_cpu_seconds_total summed over CPUs). Guest time is already inside user
+ * and nice, so it is not a mode of its own here.
+ */
+export function cpuSecondsByMode(times: CpuTimes): Record<keyof CpuTimes, number> {
+  const out = {} as Record<keyof CpuTimes, number>;
+  for (const mode of Object.keys(times) as (keyof CpuTimes)[]) out[mode] = times[mode] / USER_HZ;
+  return out;
+}
+
 export interface CpuPercents {
   cpuPct: number;
   cpuUserPct: number;
@@ -67,18 +85,31 @@ export interface DiskCounters {
 }
 
 /**
- * Sums /proc/diskstats over the given whole disks (partitions would count the
- * same I/O twice). Sectors in this file are always 512 bytes.
+ * The counters of each whole disk in /proc/diskstats (partitions would count
+ * the same I/O twice). Sectors in this file are always 512 bytes.
  */
-export function parseDiskstats(text: string, isWholeDisk: (name: string) => boolean): DiskCounters {
-  const sum: DiskCounters = { readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 };
+export function parseDiskstatsByDevice(text: string, isWholeDisk: (name: string) => boolean): Map<string, DiskCounters> {
+  const out = new Map<string, DiskCounters>();
   for (const line of text.split("\n")) {
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || !isWholeDisk(f[2]!)) continue;
-    sum.readOps += Number(f[3]);
-    sum.readBytes += Number(f[5]) * 512;
-    sum.writeOps += Number(f[7]);
-    sum.writeBytes += Number(f[9]) * 512;
+    out.set(f[2]!, { readOps: Number(f[3]), readBytes: Number(f[5]) * 512, writeOps: Number(f[7]), writeBytes: Number(f[9]) * 512 });
+  }
+  return out;
+}
+
+/** The counters of /proc/diskstats summed over the given whole disks. */
+export function parseDiskstats(text: string, isWholeDisk: (name: string) => boolean): DiskCounters {
+  return sumDiskCounters(parseDiskstatsByDevice(text, isWholeDisk).values());
+}
+
+export function sumDiskCounters(disks: Iterable<DiskCounters>): DiskCounters {
+  const sum: DiskCounters = { readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 };
+  for (const d of disks) {
+    sum.readOps += d.readOps;
+    sum.readBytes += d.readBytes;
+    sum.writeOps += d.writeOps;
+    sum.writeBytes += d.writeBytes;
   }
   return sum;
 }

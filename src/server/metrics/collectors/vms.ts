@@ -1,10 +1,14 @@
 // Per-VM readings. The hypervisor area implements VmReadingSource (from
-// `virsh domstats`, rates already computed from its counters); the sampler
-// stores what it gives for every running VM in the same tick. An unavailable
-// VM gets no row for that tick: a gap, not a made-up zero.
+// `virsh domstats`, rates already computed from its counters, and the counters
+// themselves); the sampler stores what it gives for every running VM in the
+// same tick. An unavailable VM gets no row for that tick: a gap, not a made-up
+// zero.
 import { pct } from "../rates";
 import { vmSource } from "../sources";
-import type { Collector } from "./types";
+import type { Collector, CounterName, CounterSample } from "./types";
+
+/** A VM's cumulative counters as libvirt reports them (since its QEMU process started), in seconds and bytes; null where it reports none. */
+export type VmCounters = Record<"cpuSeconds" | "diskReadBytes" | "diskWrittenBytes" | "netReceiveBytes" | "netTransmitBytes", number | null>;
 
 export type VmReading =
   | {
@@ -18,6 +22,8 @@ export type VmReading =
       diskWriteBps: number | null;
       netRxBps: number | null;
       netTxBps: number | null;
+      /** Absent from a source that reads no counters. */
+      counters?: VmCounters;
     }
   | { vmId: string; status: "unavailable"; reason?: string };
 
@@ -49,9 +55,18 @@ export function createVmCollector(source: VmReadingSource): Collector {
               netRxBps: r.netRxBps,
               netTxBps: r.netTxBps,
             },
+            counters: vmCounterSamples(r.counters),
           },
         ];
       });
     },
   };
+}
+
+function vmCounterSamples(counters: VmCounters | undefined): CounterSample[] {
+  const out: CounterSample[] = [];
+  if (!counters) return out;
+  for (const [name, value] of Object.entries(counters) as [CounterName, number | null][])
+    if (value !== null && Number.isFinite(value)) out.push({ name, value });
+  return out;
 }
