@@ -3,6 +3,7 @@
 // (the same query, at the sampler's pace), so they never sit at page-load values.
 import { useQuery } from "@tanstack/react-query";
 import { useTRPC } from "~/trpc/react";
+import { liveRefresh } from "./live-refresh";
 import { formatMetric } from "~/server/metrics/format";
 import type { CurrentState } from "./types";
 
@@ -15,8 +16,7 @@ const SHOWN = [
 
 export function HostNow({ initial }: { initial: CurrentState }) {
   const trpc = useTRPC();
-  const refresh = { initialData: initial, refetchInterval: Math.max(2000, initial.intervalMs), refetchIntervalInBackground: false };
-  const { data: now = initial } = useQuery(trpc.metrics.current.queryOptions(undefined, refresh));
+  const { data: now = initial } = useQuery(trpc.metrics.current.queryOptions(undefined, liveRefresh(initial)));
   const stale = now.host.ageMs === null || now.host.ageMs > now.intervalMs * 3;
   if (stale) return <p className="text-sm text-gray-500">No recent reading from the sampler.</p>;
   return (

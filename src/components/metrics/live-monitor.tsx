@@ -4,6 +4,7 @@
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { useTRPC } from "~/trpc/react";
+import { liveRefresh } from "./live-refresh";
 import { formatMetric } from "~/server/metrics/format";
 import type { MetricName } from "~/server/metrics/catalog";
 import { Freshness, MetricTile, type TileAlert } from "./metric-tile";
@@ -128,13 +129,7 @@ export function OpenAlertList({ alerts }: { alerts: Alerts }) {
 
 export function LiveMonitor({ initial }: { initial: CurrentState }) {
   const trpc = useTRPC();
-  const { data = initial, isError } = useQuery(
-    trpc.metrics.current.queryOptions(undefined, {
-      initialData: initial,
-      refetchInterval: Math.max(2000, initial.intervalMs),
-      refetchIntervalInBackground: false,
-    }),
-  );
+  const { data = initial, isError } = useQuery(trpc.metrics.current.queryOptions(undefined, liveRefresh(initial)));
   return (
     <div className="space-y-5">
       <section>

@@ -8,6 +8,7 @@ import { useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import { useTRPC } from "~/trpc/react";
+import { liveRefresh } from "~/components/metrics/live-refresh";
 import { formatMetric } from "~/server/metrics/format";
 import { Freshness } from "~/components/metrics/metric-tile";
 import { SeverityBadge } from "~/components/events/severity-badge";
@@ -59,13 +60,7 @@ function Figure({ metric, label, value, testId }: { metric: (typeof FIGURES)[num
 
 export function StatusLive({ initial }: { initial: StatusSummary }) {
   const trpc = useTRPC();
-  const { data = initial, isError } = useQuery(
-    trpc.metrics.status.queryOptions(undefined, {
-      initialData: initial,
-      refetchInterval: Math.max(2000, initial.intervalMs),
-      refetchIntervalInBackground: false,
-    }),
-  );
+  const { data = initial, isError } = useQuery(trpc.metrics.status.queryOptions(undefined, liveRefresh(initial)));
   const state = STATE[data.hostState];
   const { host, vms, alerts, others } = data;
   return (
